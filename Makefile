@@ -1,0 +1,52 @@
+# VietMarket platform: the two commands in README.md, plus the pieces they are made of.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+.PHONY: help setup system timescaledb venv db run stop test lint typecheck bench lock
+
+help:
+	@echo "make run    install what is missing, start TimescaleDB, Dagster and the History API"
+	@echo "make test   the same set-up without long-running services, then lint, types and tests"
+	@echo "make stop   stop what make run started"
+	@echo "make bench  benchmarks at full size"
+
+system:
+	@bash scripts/install-system-packages.sh
+
+timescaledb: system
+	@bash scripts/build-timescaledb.sh
+
+venv: system
+	@bash scripts/venv.sh
+
+db: timescaledb venv
+	@if [[ -n "$$VIETMARKET_EXTERNAL_DB" ]]; then bash scripts/external-db.sh; else bash scripts/db.sh start; fi
+
+setup: db
+
+run: setup
+	@bash scripts/stack.sh start
+
+stop:
+	@bash scripts/stack.sh stop
+	@if [[ -z "$$VIETMARKET_EXTERNAL_DB" ]]; then bash scripts/db.sh stop; fi
+
+lint: venv
+	@.venv/bin/ruff check .
+	@.venv/bin/ruff format --check .
+
+typecheck: venv
+	@.venv/bin/mypy
+
+test: setup lint typecheck
+	@bash scripts/test.sh
+
+bench: setup
+	@bash scripts/bench.sh
+
+# Re-resolve the pinned set from setup.py in a scratch venv (needs PyPI).
+lock:
+	@rm -rf .data/lockvenv && python3 -m venv .data/lockvenv
+	@.data/lockvenv/bin/pip install -q --upgrade pip && .data/lockvenv/bin/pip install -q -e '.[dev]'
+	@.data/lockvenv/bin/pip freeze --exclude-editable | grep -vi '^vietmarket' > requirements.lock
+	@rm -rf .data/lockvenv && echo "requirements.lock updated"

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Starts and stops the long-running services of `make run`: Dagster webserver and daemon, History API.
+# Each runs in its own process group with a pidfile, so `stop` ends exactly what `start` began.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+RUN_DIR="$VM_DATA_DIR/services"
+LOG_DIR="$VM_DATA_DIR/log"
+DAGSTER_PORT="${DAGSTER_PORT:-3000}"
+HISTORY_API_PORT="${HISTORY_API_PORT:-8787}"
+export DAGSTER_HOME="${DAGSTER_HOME:-$VM_DATA_DIR/dagster_home}"
+
+load_env() {
+  if [[ -z "${VIETMARKET_EXTERNAL_DB:-}" ]]; then
+    [[ -f "$VM_DATA_DIR/stack.env" ]] || die "$VM_DATA_DIR/stack.env missing; run scripts/db.sh start first"
+    set -a
+    # shellcheck disable=SC1091
+    source "$VM_DATA_DIR/stack.env"
+    set +a
+  fi
+  for var in VIETMARKET_PG_URL DAGSTER_PG_URL; do
+    [[ -n "${!var:-}" ]] || die "$var is not set"
+  done
+}
+
+alive() { [[ -f "$RUN_DIR/$1.pid" ]] && kill -0 "$(cat "$RUN_DIR/$1.pid")" 2>/dev/null; }
+
+launch() { # name port command...
+  local name=$1 port=$2
+  shift 2
+  if alive "$name"; then
+    log "$name already running (pid $(cat "$RUN_DIR/$name.pid"))"
+    return
+  fi
+  [[ -z "$port" ]] || port_free "$port" || die "port $port needed by $name is in use by another program"
+  setsid "$@" >"$LOG_DIR/$name.log" 2>&1 </dev/null &
+  echo $! >"$RUN_DIR/$name.pid"
+}
+
+wait_http() { # name url
+  for _ in $(seq 1 120); do
+    if curl -fsS -o /dev/null "$2" 2>/dev/null; then return 0; fi
+    alive "$1" || { tail -30 "$LOG_DIR/$1.log"; die "$1 exited during start-up (log tail above)"; }
+    sleep 0.5
+  done
+  tail -30 "$LOG_DIR/$1.log"
+  die "$1 did not answer at $2 within 60 s"
+}
+
+start() {
+  load_env
+  mkdir -p "$RUN_DIR" "$LOG_DIR" "$DAGSTER_HOME"
+  ln -sf "$REPO_ROOT/dagster.yaml" "$DAGSTER_HOME/dagster.yaml"
+  cd "$REPO_ROOT"
+  launch dagster-webserver "$DAGSTER_PORT" "$VENV/bin/dagster-webserver" -h 127.0.0.1 -p "$DAGSTER_PORT" -w workspace.yaml
+  launch dagster-daemon "" "$VENV/bin/dagster-daemon" run -w workspace.yaml
+  if [[ -f "$REPO_ROOT/history_api/__main__.py" ]]; then
+    HISTORY_API_PG_URL="${HISTORY_API_PG_URL:-}" PORT="$HISTORY_API_PORT" \
+      launch history-api "$HISTORY_API_PORT" "$VENV/bin/python" -m history_api
+  fi
+  wait_http dagster-webserver "http://127.0.0.1:${DAGSTER_PORT}/server_info"
+  alive dagster-daemon || { tail -30 "$LOG_DIR/dagster-daemon.log"; die "dagster-daemon exited"; }
+  log "Dagster UI:   http://127.0.0.1:${DAGSTER_PORT}"
+  if alive history-api; then
+    wait_http history-api "http://127.0.0.1:${HISTORY_API_PORT}/healthz"
+    log "History API:  http://127.0.0.1:${HISTORY_API_PORT}  (OpenAPI: /schema)"
+  fi
+  log "TimescaleDB:  ${VIETMARKET_PG_URL%%@*}@${VIETMARKET_PG_URL#*@}" | sed 's#://\([^:]*\):[^@]*@#://\1:***@#'
+  log "logs in $LOG_DIR; stop everything with: make stop"
+}
+
+stop() {
+  for name in history-api dagster-daemon dagster-webserver; do
+    if alive "$name"; then
+      local pid
+      pid=$(cat "$RUN_DIR/$name.pid")
+      kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid"
+      for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+      kill -0 "$pid" 2>/dev/null && kill -KILL -- "-$pid" 2>/dev/null
+      log "stopped $name"
+    fi
+    rm -f "$RUN_DIR/$name.pid"
+  done
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  *) die "usage: scripts/stack.sh start|stop" ;;
+esac

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs the test suite against the project's TimescaleDB; "no tests collected" is a failure.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+if [[ -z "${VIETMARKET_EXTERNAL_DB:-}" ]]; then
+  set -a
+  # shellcheck disable=SC1091
+  source "$VM_DATA_DIR/stack.env"
+  set +a
+fi
+[[ -n "${VIETMARKET_ADMIN_PG_URL:-}" ]] || die "VIETMARKET_ADMIN_PG_URL is not set; run scripts/db.sh start"
+mkdir -p "$REPO_ROOT/artifacts"
+cd "$REPO_ROOT"
+set +e
+"$VENV/bin/pytest" "$@"
+status=$?
+set -e
+if [[ $status -eq 5 ]]; then
+  die "pytest collected no tests; that is a failure, not a pass"
+fi
+exit $status

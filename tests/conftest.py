@@ -1,0 +1,94 @@
+"""Session fixtures: a fresh, fully migrated database on the project's TimescaleDB cluster."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg2
+import psycopg2.extensions
+import pytest
+
+from vietmarket_pipelines.timescale.migrate import migrate
+
+
+def with_database(url: str, dbname: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{dbname}"))
+
+
+def require_env(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        pytest.fail(
+            f"{name} is not set: run the suite with `make test`, which starts the project's "
+            "TimescaleDB cluster and exports its URLs"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class MigratedDatabase:
+    name: str
+    # URLs carry passwords; keep them out of reprs, which pytest prints on failure.
+    admin_dsn: str = field(repr=False)
+    writer_dsn: str = field(repr=False)
+    reader_dsn: str = field(repr=False)
+
+    def connect(self, role: str = "admin") -> psycopg2.extensions.connection:
+        dsn = {"admin": self.admin_dsn, "writer": self.writer_dsn, "reader": self.reader_dsn}[role]
+        return psycopg2.connect(dsn)
+
+
+def create_database(admin_url: str, name: str) -> None:
+    conn = psycopg2.connect(with_database(admin_url, "postgres"))
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    conn.close()
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    conn = psycopg2.connect(with_database(admin_url, "postgres"))
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    conn.close()
+
+
+@pytest.fixture(scope="session")
+def admin_url() -> str:
+    return require_env("VIETMARKET_ADMIN_PG_URL")
+
+
+@pytest.fixture(scope="session")
+def db(admin_url: str) -> Iterator[MigratedDatabase]:
+    """A throwaway database with the canonical schema and every migration applied."""
+    name = f"vm_test_{os.getpid()}_{secrets.token_hex(3)}"
+    create_database(admin_url, name)
+    try:
+        migrate(with_database(admin_url, name))
+        yield MigratedDatabase(
+            name=name,
+            admin_dsn=with_database(admin_url, name),
+            writer_dsn=with_database(require_env("VIETMARKET_PG_URL"), name),
+            reader_dsn=with_database(require_env("HISTORY_API_PG_URL"), name),
+        )
+    finally:
+        drop_database(admin_url, name)
+
+
+@pytest.fixture
+def clean_db(db: MigratedDatabase) -> MigratedDatabase:
+    """The session database with every candle, latest, symbol and article removed."""
+    conn = db.connect()
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            "TRUNCATE candles_1d, candles_1h, candles_15m, candles_latest, symbols, "
+            "article_symbols, articles, news_crawl_state"
+        )
+    conn.close()
+    return db

@@ -1,0 +1,1 @@
+"""VietMarket's Dagster code location; importing the package itself pulls in no Dagster."""

@@ -1,0 +1,7 @@
+"""The one Definitions object of the VietMarket code location."""
+
+import dagster as dg
+
+defs = dg.Definitions(
+    assets=[],
+)

@@ -1,0 +1,1 @@
+"""The TimescaleDB layer: schema migrations and candle storage, free of Dagster."""
