@@ -14,6 +14,10 @@ import pytest
 
 from vietmarket_pipelines.timescale.migrate import migrate
 
+# Step retries wait tens of seconds; the tests look at the first failure.  Set before any
+# definitions module is imported.
+os.environ.setdefault("VIETMARKET_STEP_RETRIES", "0")
+
 
 def with_database(url: str, dbname: str) -> str:
     parts = urlsplit(url)

@@ -19,8 +19,9 @@
 --   executing it cost 2 ms.  Each interval below holds roughly 4M bars of a 1,600-ticker market,
 --   so a series spans only a handful of chunks (see deploy/timescaledb/README.md for the numbers).
 --
---   The primary key (ticker, tf, ts) is the paging index: the newest-first page is a backward
---   scan of it.  A second (ticker, tf, ts DESC) index would duplicate every insert for no gain.
+--   The primary key (ticker, tf, ts) is the paging index, and it INCLUDEs the bar's values, so the
+--   newest-first page is a backward index-only scan that never visits the heap.  A second
+--   (ticker, tf, ts DESC) index, as deployed, would duplicate every insert for no gain.
 
 DO $$
 BEGIN
@@ -86,7 +87,7 @@ BEGIN
       v           double precision,
       source      text,
       ingested_at timestamptz      NOT NULL DEFAULT now(),
-      CONSTRAINT %4$I PRIMARY KEY (ticker, tf, ts)
+      CONSTRAINT %4$I PRIMARY KEY (ticker, tf, ts) INCLUDE (o, h, l, c, v, source)
     )$ddl$, tbl, tf, ts_grid_ms, tbl || '_pkey');
   IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb') THEN
     PERFORM create_hypertable(tbl::regclass, by_range('ts', chunk_ms),

@@ -76,8 +76,7 @@ def test_schema_applies_as_plain_tables_with_a_notice(cluster_without_timescaled
     conn = psycopg2.connect(cluster_without_timescaledb)
     with conn, conn.cursor() as cur:
         cur.execute(
-            "INSERT INTO candles_1d (ticker, tf, ts, o, h, l, c) "
-            "VALUES ('VCB', '1d', 1770940800000, 1, 2, 0.5, 1.5)"
+            "INSERT INTO candles_1d (ticker, tf, ts, o, h, l, c) VALUES ('VCB', '1d', 1770940800000, 1, 2, 0.5, 1.5)"
         )
         cur.execute("SELECT ticker, ts FROM candles")
         assert cur.fetchall() == [("VCB", 1770940800000)]

@@ -87,9 +87,7 @@ def migrate(dsn: str, directory: Path | None = None) -> MigrationReport:
         conn.close()
 
 
-def _apply(
-    conn: psycopg2.extensions.connection, schema_file: Path, migrations: list[Migration]
-) -> MigrationReport:
+def _apply(conn: psycopg2.extensions.connection, schema_file: Path, migrations: list[Migration]) -> MigrationReport:
     conn.set_isolation_level(psycopg2.extensions.ISOLATION_LEVEL_READ_COMMITTED)
     _run_in_transaction(conn, schema_file.name, schema_file.read_text(encoding="utf-8"))
 
