@@ -22,11 +22,17 @@ setup(
         "msgspec>=0.18",
         "asyncpg>=0.29",
         "uvicorn[standard]>=0.30",
+        # Provider politeness: retries with backoff and Retry-After, and a client-side rate limiter.
+        "tenacity>=9.0",
+        "pyrate-limiter>=4.0",
+        # Vietnamese holidays and sessions; cross-checked against VNINDEX's own trading dates.
+        "vn-market-calendar>=0.2",
     ],
     extras_require={
         "dev": [
             "pytest>=8",
             "pytest-timeout>=2.3",
+            "pytest-httpserver>=1.1",
             "ruff>=0.6",
             "mypy>=1.11",
             "pandas-stubs",

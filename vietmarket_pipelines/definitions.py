@@ -2,6 +2,27 @@
 
 import dagster as dg
 
+from vietmarket_pipelines.defs.candles.assets import candles
+from vietmarket_pipelines.defs.candles.checks import CANDLE_CHECKS
+from vietmarket_pipelines.defs.candles.resources import TimescaleResource, market_data_from_env
+from vietmarket_pipelines.defs.candles.schedules import (
+    candles_close_schedule,
+    candles_job,
+    candles_latest_schedule,
+    candles_repair_schedule,
+)
+from vietmarket_pipelines.defs.universe.assets import symbols
+from vietmarket_pipelines.defs.universe.schedules import universe_job, universe_schedule
+from vietmarket_pipelines.io_managers.timescale_candles import TimescaleCandleIOManager
+
 defs = dg.Definitions(
-    assets=[],
+    assets=[symbols, candles],
+    asset_checks=list(CANDLE_CHECKS),
+    jobs=[candles_job, universe_job],
+    schedules=[candles_latest_schedule, candles_close_schedule, candles_repair_schedule, universe_schedule],
+    resources={
+        "market_data": market_data_from_env(),
+        "timescale": TimescaleResource(dsn=dg.EnvVar("VIETMARKET_PG_URL")),
+        "timescale_candles": TimescaleCandleIOManager(dsn=dg.EnvVar("VIETMARKET_PG_URL")),
+    },
 )

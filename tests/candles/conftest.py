@@ -1,0 +1,133 @@
+"""Fixtures for the candle pipeline: the simulator, Dagster resources on the test database, helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import dagster as dg
+import httpx
+import pytest
+
+from tests.conftest import MigratedDatabase
+from vietmarket_pipelines.defs.candles.assets import candles
+from vietmarket_pipelines.defs.candles.checks import CANDLE_CHECKS
+from vietmarket_pipelines.defs.candles.partitions import TICKERS, candle_key
+from vietmarket_pipelines.defs.candles.resources import MarketDataResource, TimescaleResource
+from vietmarket_pipelines.defs.universe.assets import symbols
+from vietmarket_pipelines.io_managers.timescale_candles import TimescaleCandleIOManager
+from vietmarket_pipelines.market import VN_TZ, Timeframe
+from vietmarket_pipelines.simulator.server import SimulatorServer, start_in_thread
+
+# The simulated market's clock: Friday 2026-02-13, after the close.
+SIM_NOW = datetime(2026, 2, 13, 16, 0, tzinfo=VN_TZ)
+
+
+@pytest.fixture(scope="session")
+def simulator() -> Iterator[SimulatorServer]:
+    server = start_in_thread(now=SIM_NOW)
+    yield server
+    server.shutdown()
+
+
+@pytest.fixture
+def sim(simulator: SimulatorServer) -> Iterator[SimulatorServer]:
+    """The simulator with no faults before and after the test."""
+    httpx.delete(f"{simulator.url}/_sim/faults")
+    yield simulator
+    httpx.delete(f"{simulator.url}/_sim/faults")
+
+
+def inject(server: SimulatorServer, **rule: Any) -> None:
+    response = httpx.post(f"{server.url}/_sim/faults", json=rule)
+    response.raise_for_status()
+
+
+def market_data(server: SimulatorServer, **overrides: Any) -> MarketDataResource:
+    url = server.url
+    settings: dict[str, Any] = {
+        "vci_base_url": url,
+        "ssi_base_url": url,
+        "vndirect_dchart_base_url": url,
+        "vndirect_finfo_base_url": url,
+        "requests_per_window": 200,
+        "window_seconds": 1.0,
+        "timeout_seconds": 2.0,
+        "max_attempts": 2,
+        **overrides,
+    }
+    return MarketDataResource(**settings)
+
+
+def resources(
+    db: MigratedDatabase, server: SimulatorServer, io_manager_dsn: str | None = None, **overrides: Any
+) -> dict[str, Any]:
+    return {
+        "market_data": market_data(server, **overrides),
+        "timescale": TimescaleResource(dsn=db.writer_dsn, attempts=2),
+        "timescale_candles": TimescaleCandleIOManager(dsn=io_manager_dsn or db.writer_dsn, attempts=2),
+    }
+
+
+@pytest.fixture
+def instance() -> Iterator[dg.DagsterInstance]:
+    with dg.instance_for_test() as inst:
+        yield inst
+
+
+def materialize_candles(
+    instance: dg.DagsterInstance,
+    db: MigratedDatabase,
+    server: SimulatorServer,
+    tickers: list[str],
+    tf: Timeframe,
+    *,
+    config: dict[str, Any] | None = None,
+    checks: bool = False,
+    tags: dict[str, str] | None = None,
+    io_manager_dsn: str | None = None,
+    **overrides: Any,
+) -> dg.ExecuteInProcessResult:
+    """Materializes candles for `tickers` at `tf`: one partition, or one range run over many."""
+    known = set(instance.get_dynamic_partitions(TICKERS))
+    instance.add_dynamic_partitions(TICKERS, [t for t in tickers if t not in known])
+    run_tags = dict(tags or {})
+    kwargs: dict[str, Any] = {}
+    if len(tickers) == 1:
+        kwargs["partition_key"] = str(candle_key(tickers[0], tf))
+    else:
+        order = [t for t in instance.get_dynamic_partitions(TICKERS) if t in tickers]
+        run_tags["dagster/asset_partition_range_start"] = str(candle_key(order[0], tf))
+        run_tags["dagster/asset_partition_range_end"] = str(candle_key(order[-1], tf))
+    return dg.materialize(
+        [candles, *(CANDLE_CHECKS if checks else ())],
+        instance=instance,
+        resources=resources(db, server, io_manager_dsn, **overrides),
+        run_config={"ops": {"candles": {"config": config or {}}}},
+        tags=run_tags,
+        raise_on_error=False,
+        selection=None,
+        **kwargs,
+    )
+
+
+def materialize_symbols(
+    instance: dg.DagsterInstance, db: MigratedDatabase, server: SimulatorServer, **overrides: Any
+) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [symbols], instance=instance, resources=resources(db, server, **overrides), raise_on_error=False
+    )
+
+
+def failure_text(result: dg.ExecuteInProcessResult) -> str:
+    """Every message in the first step failure's cause and context chain."""
+    error = result.get_step_failure_events()[0].event_specific_data.error  # type: ignore[union-attr]
+    parts, pending = [], [error]
+    while pending:
+        info = pending.pop()
+        if info is None:
+            continue
+        parts.append(info.message)
+        pending.extend([info.cause, info.context])
+    return "\n".join(parts)

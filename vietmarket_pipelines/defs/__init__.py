@@ -1,0 +1,1 @@
+"""Dagster definitions, one folder per domain: assets, partitions, resources and schedules side by side."""

@@ -1,0 +1,1 @@
+"""Candles: OHLCV bars partitioned by ticker x timeframe."""

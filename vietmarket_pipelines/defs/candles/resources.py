@@ -1,0 +1,111 @@
+"""Resources of the candle domain: where the providers live, which serves which series, and the store."""
+
+import os
+
+import dagster as dg
+from pydantic import Field
+
+from vietmarket_pipelines.calendar import TradingCalendar
+from vietmarket_pipelines.market import Timeframe
+from vietmarket_pipelines.providers.base import CandleProvider
+from vietmarket_pipelines.providers.http import HttpPolicy, ProviderClient
+from vietmarket_pipelines.providers.ssi import SsiProvider
+from vietmarket_pipelines.providers.universe import DEFAULT_MIN_STOCKS, Universe, fetch_universe
+from vietmarket_pipelines.providers.vci import VciProvider
+from vietmarket_pipelines.providers.vndirect import VndirectProvider
+from vietmarket_pipelines.timescale.candle_store import CandleStore
+
+PROVIDERS = ("vci", "ssi", "vndirect")
+
+
+def step_retry_policy() -> dg.RetryPolicy | None:
+    """Step retries for outages longer than the HTTP client's own retries (minutes, not seconds).
+
+    VIETMARKET_STEP_RETRIES and VIETMARKET_STEP_RETRY_DELAY_S tune them (the tests turn them off).
+    """
+    retries = int(os.environ.get("VIETMARKET_STEP_RETRIES", "2"))
+    if retries <= 0:
+        return None
+    return dg.RetryPolicy(
+        max_retries=retries,
+        delay=float(os.environ.get("VIETMARKET_STEP_RETRY_DELAY_S", "30")),
+        backoff=dg.Backoff.EXPONENTIAL,
+        jitter=dg.Jitter.PLUS_MINUS,
+    )
+
+
+class MarketDataResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+    """Base URLs (each overridable by an env var, so the platform can point at the simulator),
+    politeness settings, and the routing of each timeframe to a provider."""
+
+    vci_base_url: str = "https://trading.vietcap.com.vn"
+    ssi_base_url: str = "https://iboard-api.ssi.com.vn"
+    vndirect_dchart_base_url: str = "https://dchart-api.vndirect.com.vn"
+    vndirect_finfo_base_url: str = "https://api-finfo.vndirect.com.vn"
+    routes: dict[str, str] = Field(
+        default={"1d": "vci", "1h": "vci", "15m": "vci"},
+        description="Which provider serves each timeframe; never mixed inside one series.",
+    )
+    ticker_routes: dict[str, str] = Field(
+        default={}, description='Per-series overrides, e.g. {"VNINDEX:1d": "vndirect"}.'
+    )
+    requests_per_window: int = 8
+    window_seconds: float = 4.0
+    timeout_seconds: float = 20.0
+    max_attempts: int = 5
+    min_listed_stocks: int = DEFAULT_MIN_STOCKS
+
+    def policy(self) -> HttpPolicy:
+        return HttpPolicy(
+            requests=self.requests_per_window,
+            per_seconds=self.window_seconds,
+            timeout_s=self.timeout_seconds,
+            max_attempts=self.max_attempts,
+        )
+
+    def provider_name(self, ticker: str, tf: Timeframe) -> str:
+        name = self.ticker_routes.get(f"{ticker}:{tf}") or self.routes.get(tf, "vci")
+        if name not in PROVIDERS:
+            raise ValueError(f"route for {ticker} {tf} names unknown provider {name!r}; one of {PROVIDERS}")
+        return name
+
+    def provider(self, name: str) -> CandleProvider:
+        if name == "vci":
+            return VciProvider(self.vci_base_url, policy=self.policy(), calendar=TradingCalendar())
+        if name == "ssi":
+            return SsiProvider(self.ssi_base_url, policy=self.policy())
+        if name == "vndirect":
+            return VndirectProvider(self.vndirect_dchart_base_url, policy=self.policy())
+        raise ValueError(f"unknown provider {name!r}")
+
+    def universe(self) -> Universe:
+        with (
+            ProviderClient("vci", self.vci_base_url, policy=self.policy()) as vci,
+            ProviderClient("vndirect", self.vndirect_finfo_base_url, policy=self.policy()) as vnd,
+        ):
+            return fetch_universe(vci, vnd, min_stocks=self.min_listed_stocks)
+
+
+class TimescaleResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+    """The ingestion connection to TimescaleDB (a vietmarket_writer login)."""
+
+    dsn: str
+    attempts: int = 5
+
+    def store(self) -> CandleStore:
+        return CandleStore(self.dsn, attempts=self.attempts)
+
+
+def market_data_from_env() -> MarketDataResource:
+    """Every base URL from its env var; VIETMARKET_SIMULATOR_URL points them all at the simulator."""
+    sim = dg.EnvVar("VIETMARKET_SIMULATOR_URL").get_value()
+
+    def url(var: str, default: str) -> str:
+        return dg.EnvVar(var).get_value() or sim or default
+
+    return MarketDataResource(
+        vci_base_url=url("VCI_BASE_URL", "https://trading.vietcap.com.vn"),
+        ssi_base_url=url("SSI_BASE_URL", "https://iboard-api.ssi.com.vn"),
+        vndirect_dchart_base_url=url("VNDIRECT_DCHART_BASE_URL", "https://dchart-api.vndirect.com.vn"),
+        vndirect_finfo_base_url=url("VNDIRECT_FINFO_BASE_URL", "https://api-finfo.vndirect.com.vn"),
+    )

@@ -1,0 +1,175 @@
+"""Candle schedules in Asia/Ho_Chi_Minh: latest bars during sessions, a final pass after the close, nightly repair."""
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from functools import cache
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+from psycopg2 import sql
+
+from vietmarket_pipelines.calendar import AFTERNOON, MORNING, TradingCalendar
+from vietmarket_pipelines.defs.candles.assets import MODE_TAG, candles
+from vietmarket_pipelines.defs.candles.calendar_truth import observed_calendar
+from vietmarket_pipelines.defs.candles.checks import stored_ts
+from vietmarket_pipelines.defs.candles.gaps import find_gaps
+from vietmarket_pipelines.defs.candles.partitions import TICKERS, candle_key
+from vietmarket_pipelines.defs.candles.resources import MarketDataResource, TimescaleResource
+from vietmarket_pipelines.market import CANDLE_TABLES, TIMEFRAMES, VN_TZ, Timeframe, trading_date_of
+
+TZ = "Asia/Ho_Chi_Minh"
+SQL_DIR = Path(__file__).parent
+PROVIDER_TAG = "vietmarket/provider"
+# A tick just after a session ends still runs, to catch that session's last bars.
+AFTER_SESSION_GRACE = timedelta(minutes=10)
+MAX_REPAIR_RUNS_PER_TICK = 50
+
+candles_job = dg.define_asset_job(
+    "candles_job",
+    selection=dg.AssetSelection.assets(candles),
+    description="Materializes candles for the partitions a schedule or backfill names, with their checks.",
+)
+
+
+@cache
+def _sql(name: str) -> str:
+    return (SQL_DIR / name).read_text(encoding="utf-8")
+
+
+def active_tickers_in_partition_order(instance: dg.DagsterInstance, timescale: TimescaleResource) -> list[str]:
+    """Active tickers in the order of the `tickers` partitions, so a first..last range is contiguous."""
+    active = timescale.store().active_tickers()
+    return [t for t in instance.get_dynamic_partitions(TICKERS) if t in active]
+
+
+def whole_market_requests(
+    mode: str,
+    when: datetime,
+    tickers: list[str],
+    timeframes: tuple[Timeframe, ...],
+    market_data: MarketDataResource,
+) -> Iterator[dg.RunRequest]:
+    """One run per timeframe over every active ticker: a range of partitions, never a run per ticker."""
+    if not tickers:
+        return
+    for tf in timeframes:
+        yield dg.RunRequest(
+            run_key=f"{mode}-{tf}-{when.isoformat()}",
+            tags={
+                "dagster/asset_partition_range_start": str(candle_key(tickers[0], tf)),
+                "dagster/asset_partition_range_end": str(candle_key(tickers[-1], tf)),
+                MODE_TAG: mode,
+                PROVIDER_TAG: market_data.routes.get(tf, "vci"),
+            },
+        )
+
+
+def session_state(when: datetime, calendar: TradingCalendar) -> str | None:
+    """None when a latest tick should run at `when`; otherwise why not."""
+    local = when.astimezone(VN_TZ)
+    if not calendar.is_trading_day(local.date()):
+        kind = "a weekend" if local.weekday() >= 5 else "a holiday"
+        return f"{local.date()} is {kind}: no session"
+    t = local.time()
+    for start, end in (MORNING, AFTERNOON):
+        end_grace = (datetime.combine(local.date(), end) + AFTER_SESSION_GRACE).time()
+        if start <= t <= end_grace:
+            return None
+    return f"{local.strftime('%H:%M')} ICT is outside the sessions"
+
+
+@dg.schedule(
+    cron_schedule=["*/5 9-11 * * 1-5", "*/5 13-14 * * 1-5", "0,5,10 15 * * 1-5"],
+    execution_timezone=TZ,
+    job=candles_job,
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="Every 5 minutes in sessions on trading days: the latest bars of every active ticker, "
+    "one run per timeframe.",
+)
+def candles_latest_schedule(
+    context: dg.ScheduleEvaluationContext, timescale: TimescaleResource, market_data: MarketDataResource
+) -> Iterator[dg.RunRequest] | dg.SkipReason:
+    when = context.scheduled_execution_time
+    reason = session_state(when, TradingCalendar())
+    if reason:
+        return dg.SkipReason(reason)
+    tickers = active_tickers_in_partition_order(context.instance, timescale)
+    if not tickers:
+        return dg.SkipReason("no active tickers yet: materialize `symbols` first")
+    return whole_market_requests("latest", when, tickers, TIMEFRAMES, market_data)
+
+
+@dg.schedule(
+    cron_schedule="30 15 * * 1-5",
+    execution_timezone=TZ,
+    job=candles_job,
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="15:30 on trading days, after the close: the final pass over every timeframe.",
+)
+def candles_close_schedule(
+    context: dg.ScheduleEvaluationContext, timescale: TimescaleResource, market_data: MarketDataResource
+) -> Iterator[dg.RunRequest] | dg.SkipReason:
+    when = context.scheduled_execution_time
+    local = when.astimezone(VN_TZ)
+    if not TradingCalendar().is_trading_day(local.date()):
+        return dg.SkipReason(f"{local.date()} is not a trading day")
+    tickers = active_tickers_in_partition_order(context.instance, timescale)
+    if not tickers:
+        return dg.SkipReason("no active tickers yet: materialize `symbols` first")
+    return whole_market_requests("close", when, tickers, TIMEFRAMES, market_data)
+
+
+def gap_repairs(timescale: TimescaleResource, when: datetime) -> Iterator[tuple[str, Timeframe, str]]:
+    """(ticker, tf, first missing date) of every active series with a gap, against the observed calendar."""
+    store = timescale.store()
+    calendar = observed_calendar(store)
+    active = store.active_tickers()
+    with store.connection() as conn, conn.cursor() as cur:
+        extents = {}
+        for tf in TIMEFRAMES:
+            query = sql.SQL(_sql("series_extent.sql")).format(table=sql.Identifier(CANDLE_TABLES[tf]))
+            cur.execute(query, {"tf": tf})
+            extents[tf] = cur.fetchall()
+    for tf in TIMEFRAMES:
+        suspects = []
+        for ticker, first, last, count in extents[tf]:
+            if ticker not in active:
+                continue
+            expected = len(calendar.grid(trading_date_of(first, tf), trading_date_of(last, tf), tf))
+            if count < expected:
+                suspects.append(ticker)
+        if not suspects:
+            continue
+        for ticker, ts in stored_ts(store, tf, suspects).items():
+            gaps = find_gaps(ticker, tf, np.asarray(ts), calendar)
+            if gaps.first_missing is not None:
+                yield ticker, tf, trading_date_of(gaps.first_missing, tf).isoformat()
+
+
+@dg.schedule(
+    cron_schedule="0 20 * * 1-5",
+    execution_timezone=TZ,
+    job=candles_job,
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="20:00 on weekdays: refetches every active series from its first missing bar. Gaps are judged "
+    "against the trading calendar corrected by VNINDEX, so weekends and holidays never count.",
+)
+def candles_repair_schedule(
+    context: dg.ScheduleEvaluationContext, timescale: TimescaleResource, market_data: MarketDataResource
+) -> Iterator[dg.RunRequest] | dg.SkipReason:
+    when = context.scheduled_execution_time
+    repairs = list(gap_repairs(timescale, when))
+    if not repairs:
+        return dg.SkipReason("no gaps in any active series")
+    if len(repairs) > MAX_REPAIR_RUNS_PER_TICK:
+        context.log.warning(f"{len(repairs)} series have gaps; repairing {MAX_REPAIR_RUNS_PER_TICK} tonight")
+    return (
+        dg.RunRequest(
+            run_key=f"repair-{tf}-{ticker}-{when.date().isoformat()}",
+            partition_key=candle_key(ticker, tf),
+            run_config={"ops": {"candles": {"config": {"full_refetch": True, "start_date": start}}}},
+            tags={MODE_TAG: "repair", PROVIDER_TAG: market_data.provider_name(ticker, tf)},
+        )
+        for ticker, tf, start in repairs[:MAX_REPAIR_RUNS_PER_TICK]
+    )

@@ -1,0 +1,1 @@
+"""The ticker universe: the symbols table and the dynamic `tickers` partitions."""

@@ -1,0 +1,1 @@
+"""IO managers: how asset values are stored in, and loaded from, TimescaleDB."""

@@ -1,0 +1,261 @@
+"""The simulated market: ~1,600 listed tickers and indices with deterministic daily and minute bars."""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from functools import cached_property, lru_cache
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from vietmarket_pipelines.calendar import TradingCalendar
+from vietmarket_pipelines.market import VN_TZ
+
+Bars = dict[str, npt.NDArray[Any]]
+
+FIRST_SESSION = date(2000, 7, 28)  # HOSE's first trading day
+# Lunar New Year before 2018, where vn-market-calendar has no data: the simulated market closes
+# on the weekdays from the eve to the third day, like the real one did.  The rule-based calendar
+# does not know these; the VNINDEX cross-check must find them.
+TET_BEFORE_2018 = {
+    2001: date(2001, 1, 24), 2002: date(2002, 2, 12), 2003: date(2003, 2, 1), 2004: date(2004, 1, 22),
+    2005: date(2005, 2, 9), 2006: date(2006, 1, 29), 2007: date(2007, 2, 18), 2008: date(2008, 2, 7),
+    2009: date(2009, 1, 26), 2010: date(2010, 2, 14), 2011: date(2011, 2, 3), 2012: date(2012, 1, 23),
+    2013: date(2013, 2, 10), 2014: date(2014, 1, 31), 2015: date(2015, 2, 19), 2016: date(2016, 2, 8),
+    2017: date(2017, 1, 28),
+}  # fmt: skip
+
+REAL_TICKERS = {
+    "HOSE": "VCB FPT HPG VNM MWG VIC VHM TCB MBB ACB SSI VPB GAS MSN CTG BID VJC PLX POW SAB GVR STB HDB TPB VRE",
+    "HNX": "SHS PVS CEO IDC VCS MBS HUT NVB PVI TNG",
+    "UPCOM": "ACV BSR VEA QNS MCH VGI OIL FOX MSR LTG",
+}
+STOCK_COUNTS = {"HOSE": 390, "HNX": 310, "UPCOM": 890}
+INDEX_LEVELS = {
+    "VNINDEX": ("HOSE", 1250.0),
+    "VN30": ("HOSE", 1300.0),
+    "HNXINDEX": ("HNX", 230.0),
+    "UPCOMINDEX": ("UPCOM", 95.0),
+}
+NAME_WORDS = (
+    "Đầu tư", "Phát triển", "Xây dựng", "Thương mại", "Dịch vụ", "Sản xuất", "Năng lượng", "Công nghệ",
+    "Bất động sản", "Thủy sản", "Dược phẩm", "Vận tải", "Khoáng sản", "Điện lực", "Nhựa", "Thép",
+    "Cao su", "Xi măng", "Chứng khoán",
+)  # fmt: skip
+# Minutes of the two sessions: 09:00-11:29 and 13:00-14:59 ICT.
+SESSION_MINUTES = np.concatenate([np.arange(9 * 60, 11 * 60 + 30), np.arange(13 * 60, 15 * 60)])
+HOUR_OF_MINUTE = SESSION_MINUTES // 60  # bins 9, 10, 11, 13, 14
+
+
+@dataclass(frozen=True)
+class SimTicker:
+    symbol: str
+    exchange: str
+    board: str  # VCI's board: HSX, HNX, UPCOM, DELISTED
+    kind: str  # VCI's type: STOCK, CW, ETF, FU, BOND, or INDEX
+    name: str
+    listed: date
+    base_price: float  # thousands of VND, or points
+
+
+def _seed(*parts: object) -> int:
+    return zlib.crc32("|".join(str(p) for p in parts).encode())
+
+
+class SimulatedMarket:
+    def __init__(self, seed: int = 7, now: datetime | None = None) -> None:
+        self.seed = seed
+        self._fixed_now = now
+
+    def now(self) -> datetime:
+        return self._fixed_now or datetime.now(UTC)
+
+    # ---------------------------------------------------------------- calendar
+    @cached_property
+    def _closures(self) -> frozenset[date]:
+        days = set()
+        for eve in TET_BEFORE_2018.values():
+            for offset in range(-1, 4):
+                days.add(eve + timedelta(days=offset))
+        return frozenset(days)
+
+    def is_session(self, d: date) -> bool:
+        return d >= FIRST_SESSION and d not in self._closures and TradingCalendar().rule_says_trading(d)
+
+    @lru_cache(maxsize=4)  # noqa: B019 - one market per process; the cache lives as long as it does
+    def sessions_until(self, today: date) -> tuple[date, ...]:
+        days, d = [], FIRST_SESSION
+        while d <= today:
+            if self.is_session(d):
+                days.append(d)
+            d += timedelta(days=1)
+        return tuple(days)
+
+    # ---------------------------------------------------------------- universe
+    @cached_property
+    def tickers(self) -> dict[str, SimTicker]:
+        rng = np.random.default_rng(self.seed)
+        taken: dict[str, SimTicker] = {}
+        reserved = {s for names in REAL_TICKERS.values() for s in names.split()}
+        letters = np.array(list("ABCDEFGHIKLMNOPQRSTUVXY"))
+
+        def new_symbol() -> str:
+            while True:
+                symbol = "".join(rng.choice(letters, 3))
+                if symbol not in taken and symbol not in INDEX_LEVELS and symbol not in reserved:
+                    return symbol
+
+        def add(symbol: str, exchange: str, board: str, kind: str) -> None:
+            span = (date(2025, 6, 30) - FIRST_SESSION).days
+            listed = FIRST_SESSION + timedelta(days=int(rng.integers(0, span)))
+            if symbol in REAL_TICKERS.get(exchange, "").split():
+                listed = FIRST_SESSION + timedelta(days=int(rng.integers(0, 3000)))
+            words = rng.choice(NAME_WORDS, 2, replace=False)
+            name = f"Công ty Cổ phần {words[0]} {words[1]} {symbol}"
+            taken[symbol] = SimTicker(symbol, exchange, board, kind, name, listed, float(rng.uniform(5, 120)))
+
+        for exchange, count in STOCK_COUNTS.items():
+            board = "HSX" if exchange == "HOSE" else exchange
+            real = REAL_TICKERS[exchange].split()
+            for symbol in real:
+                add(symbol, exchange, board, "STOCK")
+            for _ in range(count - len(real)):
+                add(new_symbol(), exchange, board, "STOCK")
+        # What the listing also carries and the universe must filter out.
+        for kind, board, count in (
+            ("CW", "HSX", 40),
+            ("ETF", "HSX", 10),
+            ("FU", "HNX", 6),
+            ("BOND", "BOND", 5),
+        ):
+            for _ in range(count):
+                add(new_symbol(), "HOSE", board, kind)
+        for _ in range(20):
+            add(new_symbol(), "HOSE", "DELISTED", "STOCK")
+        for symbol, (exchange, level) in INDEX_LEVELS.items():
+            taken[symbol] = SimTicker(symbol, exchange, exchange, "INDEX", symbol, FIRST_SESSION, level)
+        return taken
+
+    def listed_stocks(self) -> list[SimTicker]:
+        return [t for t in self.tickers.values() if t.kind == "STOCK" and t.board != "DELISTED"]
+
+    # ---------------------------------------------------------------- bars
+    def daily(self, symbol: str, today: date) -> Bars:
+        """Daily bars up to `today`: dates as ordinal days, prices in thousands of VND (or points)."""
+        return self._daily(symbol, today)
+
+    @lru_cache(maxsize=256)  # noqa: B019
+    def _daily(self, symbol: str, today: date) -> Bars:
+        ticker = self.tickers[symbol]
+        sessions = [d for d in self.sessions_until(today) if d >= ticker.listed]
+        n = len(sessions)
+        rng = np.random.default_rng(_seed(self.seed, symbol, "daily"))
+        is_index = ticker.kind == "INDEX"
+        vol = 0.012 if is_index else 0.022
+        returns = np.clip(rng.normal(0.0002, vol, n), -0.069, 0.069)
+        close = ticker.base_price * np.exp(np.cumsum(returns))
+        close = np.clip(close, ticker.base_price / 10, ticker.base_price * 8)
+        gap = np.clip(rng.normal(0, vol / 3, n), -0.03, 0.03)
+        open_ = np.concatenate([[ticker.base_price], close[:-1]]) * (1 + gap)
+        spread_up = np.abs(rng.normal(0, vol / 2, n))
+        spread_dn = np.abs(rng.normal(0, vol / 2, n))
+        high = np.maximum(open_, close) * (1 + spread_up)
+        low = np.minimum(open_, close) * (1 - spread_dn)
+        if is_index:
+            o, c = np.round(open_, 2), np.round(close, 2)
+            h = np.maximum(np.round(high, 2), np.maximum(o, c))
+            low_ = np.minimum(np.round(low, 2), np.minimum(o, c))
+            volume = np.round(rng.lognormal(19, 0.3, n))
+        else:
+            # Stocks trade on a 10 VND tick; stored in thousands that is 0.01.
+            o, c = np.round(open_, 2), np.round(close, 2)
+            h = np.maximum(np.ceil(high * 100) / 100, np.maximum(o, c))
+            low_ = np.minimum(np.floor(low * 100) / 100, np.minimum(o, c))
+            volume = np.round(rng.lognormal(12, 1.2, n) / 100) * 100
+        return {
+            "day": np.array([d.toordinal() for d in sessions], dtype=np.int64),
+            "o": o, "h": h, "l": low_, "c": c, "v": volume,
+        }  # fmt: skip
+
+    def minutes(self, symbol: str, days: list[date], today: date) -> Bars:
+        """One-minute bars of the given sessions, consistent with the daily bars: the first minute
+        opens at the daily open, the last closes at the daily close, and the minutes' extremes
+        are the daily high and low.  `t` is the bar open in unix seconds."""
+        daily = self.daily(symbol, today)
+        index = {int(d): i for i, d in enumerate(daily["day"])}
+        rows = [index[d.toordinal()] for d in days if d.toordinal() in index]
+        if not rows:
+            return {k: np.array([], dtype=np.int64 if k == "t" else np.float64) for k in ("t", "o", "h", "l", "c", "v")}
+        sel = np.array(rows)
+        o, h, lo, c, v = (np.asarray(daily[k], dtype=np.float64)[sel] for k in ("o", "h", "l", "c", "v"))
+        n_days, m = len(sel), len(SESSION_MINUTES)
+        rng = np.random.default_rng(_seed(self.seed, symbol, "minutes", int(daily["day"][sel[0]]), n_days))
+        steps = np.arange(1, m + 1) / m
+        walk = np.cumsum(rng.normal(0, 1, (n_days, m)), axis=1)
+        bridge = walk - steps * walk[:, -1:]
+        scale = (h - lo)[:, None] / 3
+        path = o[:, None] + (c - o)[:, None] * steps + scale * bridge / np.sqrt(m)
+        path[:, -1] = c
+        top, bottom = np.maximum(o, c)[:, None], np.minimum(o, c)[:, None]
+        pmax = np.maximum(path.max(axis=1, keepdims=True), top)
+        pmin = np.minimum(path.min(axis=1, keepdims=True), bottom)
+        above = path > top
+        below = path < bottom
+        with np.errstate(divide="ignore", invalid="ignore"):
+            up = np.where(pmax > top, (h[:, None] - top) / (pmax - top), 0.0)
+            down = np.where(pmin < bottom, (bottom - lo[:, None]) / (bottom - pmin), 0.0)
+        path = np.where(above, top + (path - top) * up, path)
+        path = np.where(below, bottom - (bottom - path) * down, path)
+        # Make sure the day's extremes are printed somewhere in the session.
+        hi_at = rng.integers(1, m - 1, n_days)
+        lo_at = (hi_at + rng.integers(1, m - 2, n_days)) % (m - 1)
+        path[np.arange(n_days), hi_at] = h
+        path[np.arange(n_days), lo_at] = lo
+        path[:, -1] = c
+        decimals = 2
+        path = np.round(path, decimals)
+        opens = np.concatenate([o[:, None], path[:, :-1]], axis=1)
+        highs = np.maximum(opens, path)
+        lows = np.minimum(opens, path)
+        weights = rng.gamma(1.0, 1.0, (n_days, m))
+        weights /= weights.sum(axis=1, keepdims=True)
+        volume = np.floor(weights * v[:, None])
+        volume[:, -1] += v - volume.sum(axis=1)
+        day_start = np.array(
+            [
+                int(
+                    datetime.combine(
+                        date.fromordinal(int(daily["day"][i])), datetime.min.time(), tzinfo=VN_TZ
+                    ).timestamp()
+                )
+                for i in sel
+            ],
+            dtype=np.int64,
+        )
+        t = day_start[:, None] + SESSION_MINUTES[None, :] * 60
+        return {
+            "t": t.ravel(), "o": opens.ravel(), "h": highs.ravel(), "l": lows.ravel(), "c": path.ravel(),
+            "v": volume.ravel(),
+        }  # fmt: skip
+
+    def hourly(self, symbol: str, days: list[date], today: date) -> Bars:
+        """Hourly bars from the minutes: 09, 10, 11 (to 11:30), 13 and 14 (to 15:00)."""
+        mins = self.minutes(symbol, days, today)
+        n_days = len(mins["t"]) // len(SESSION_MINUTES)
+        if not n_days:
+            return mins
+        shape = (n_days, len(SESSION_MINUTES))
+        cols = {k: np.asarray(mins[k]).reshape(shape) for k in ("t", "o", "h", "l", "c", "v")}
+        out: dict[str, list[npt.NDArray[Any]]] = {k: [] for k in cols}
+        for hour in (9, 10, 11, 13, 14):
+            idx = np.flatnonzero(hour == HOUR_OF_MINUTE)
+            out["t"].append(cols["t"][:, idx[0]])
+            out["o"].append(cols["o"][:, idx[0]])
+            out["h"].append(cols["h"][:, idx].max(axis=1))
+            out["l"].append(cols["l"][:, idx].min(axis=1))
+            out["c"].append(cols["c"][:, idx[-1]])
+            out["v"].append(cols["v"][:, idx].sum(axis=1))
+        return {k: np.stack(v, axis=1).ravel() for k, v in out.items()}
