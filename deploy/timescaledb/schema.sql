@@ -150,10 +150,11 @@ CREATE OR REPLACE TRIGGER candles_latest_forward_only BEFORE UPDATE ON candles_l
 CREATE OR REPLACE FUNCTION vm_candles_latest_after_write() RETURNS trigger
 LANGUAGE plpgsql AS $fn$
 BEGIN
+  -- max() by hash aggregate, then a join back: no sort of the whole statement's rows.
   INSERT INTO candles_latest AS cl (ticker, tf, ts, o, h, l, c, v, source)
-  SELECT DISTINCT ON (ticker, tf) ticker, tf, ts, o, h, l, c, v, source
-    FROM written
-   ORDER BY ticker, tf, ts DESC
+  SELECT w.ticker, w.tf, w.ts, w.o, w.h, w.l, w.c, w.v, w.source
+    FROM (SELECT ticker, tf, max(ts) AS ts FROM written GROUP BY ticker, tf) newest
+    JOIN written w USING (ticker, tf, ts)
   ON CONFLICT (ticker, tf) DO UPDATE
      SET ts = excluded.ts, o = excluded.o, h = excluded.h, l = excluded.l, c = excluded.c,
          v = excluded.v, source = excluded.source, updated_at = now()
