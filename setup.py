@@ -33,6 +33,7 @@ setup(
             "pytest>=8",
             "pytest-timeout>=2.3",
             "pytest-httpserver>=1.1",
+            "psutil>=5.9",
             "ruff>=0.6",
             "mypy>=1.11",
             "pandas-stubs",

@@ -110,7 +110,8 @@ migrate() {
   set +a
   "$VENV/bin/vietmarket-db" migrate | sed 's/^/[vietmarket-db] /' || die "schema migration failed"
   # Group roles come from schema.sql, so membership is granted once it has run.
-  psql_admin -d vietmarket -c 'GRANT vietmarket_writer TO vm_ingest; GRANT vietmarket_reader TO vm_api;'
+  psql_admin -d vietmarket -c 'SET client_min_messages = warning' \
+    -c 'GRANT vietmarket_writer TO vm_ingest' -c 'GRANT vietmarket_reader TO vm_api'
 }
 
 bootstrap_roles() {

@@ -5,7 +5,9 @@ source "$(dirname "$0")/lib.sh"
 
 # core: PostgreSQL 15 server and headers plus the TimescaleDB build chain.
 packages=(postgresql-15 postgresql-client-15 postgresql-server-dev-15 postgresql-contrib
-  gcc make cmake dpkg-dev libssl-dev libkrb5-dev python3-venv ca-certificates curl)
+  gcc make cmake dpkg-dev libssl-dev libkrb5-dev python3-venv ca-certificates curl
+  # the end-to-end tests look at the UI in the system Chromium (never a downloaded browser)
+  chromium fonts-dejavu-core)
 # Extra groups requested by later steps, e.g. EXTRA_PACKAGES="wrk chromium".
 read -r -a extra <<<"${EXTRA_PACKAGES:-}"
 packages+=("${extra[@]}")

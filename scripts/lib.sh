@@ -8,6 +8,8 @@ need_root() {
     exec sudo -E bash "$0" "$@"
   fi
 }
+# redact URL -> the URL with its password replaced by ***, for anything printed or logged
+redact() { sed -E 's#(://[^:/@]*):[^@]*@#\1:***@#' <<<"$1"; }
 # port_free PORT -> 0 when nothing listens on 127.0.0.1:PORT
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 

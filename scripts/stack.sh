@@ -65,7 +65,7 @@ start() {
     wait_http history-api "http://127.0.0.1:${HISTORY_API_PORT}/healthz"
     log "History API:  http://127.0.0.1:${HISTORY_API_PORT}  (OpenAPI: /schema)"
   fi
-  log "TimescaleDB:  ${VIETMARKET_PG_URL%%@*}@${VIETMARKET_PG_URL#*@}" | sed 's#://\([^:]*\):[^@]*@#://\1:***@#'
+  log "TimescaleDB:  $(redact "$VIETMARKET_PG_URL")"
   log "logs in $LOG_DIR; stop everything with: make stop"
 }
 

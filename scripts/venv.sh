@@ -22,7 +22,7 @@ fi
 log "installing pinned dependencies from requirements.lock"
 "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REPO_ROOT/requirements.lock" \
   || die "pip install -r requirements.lock failed (is PyPI reachable?)"
-"$VENV/bin/pip" install -q --disable-pip-version-check --no-deps -e "$REPO_ROOT" \
-  || die "installing the project in editable mode failed"
+"$VENV/bin/pip" install -q --disable-pip-version-check --no-deps -e "$REPO_ROOT" >"$VENV/editable-install.log" 2>&1 \
+  || { tail -20 "$VENV/editable-install.log"; die "installing the project in editable mode failed"; }
 echo "$want" >"$stamp"
 log "venv ready"

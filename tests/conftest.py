@@ -6,12 +6,15 @@ import os
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 import psycopg2.extensions
 import pytest
 
+from vietmarket_pipelines.market import VN_TZ
+from vietmarket_pipelines.simulator.server import SimulatorServer, start_in_thread
 from vietmarket_pipelines.timescale.migrate import migrate
 
 # Step retries wait tens of seconds; the tests look at the first failure.  Set before any
@@ -96,3 +99,15 @@ def clean_db(db: MigratedDatabase) -> MigratedDatabase:
         )
     conn.close()
     return db
+
+
+# The simulated market's clock: Friday 2026-02-13, after the close.
+SIM_NOW = datetime(2026, 2, 13, 16, 0, tzinfo=VN_TZ)
+
+
+@pytest.fixture(scope="session")
+def simulator() -> Iterator[SimulatorServer]:
+    """The market-data stand-in on a loopback port, for the whole session."""
+    server = start_in_thread(now=SIM_NOW)
+    yield server
+    server.shutdown()

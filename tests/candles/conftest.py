@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
 import dagster as dg
@@ -17,18 +16,8 @@ from vietmarket_pipelines.defs.candles.partitions import TICKERS, candle_key
 from vietmarket_pipelines.defs.candles.resources import MarketDataResource, TimescaleResource
 from vietmarket_pipelines.defs.universe.assets import symbols
 from vietmarket_pipelines.io_managers.timescale_candles import TimescaleCandleIOManager
-from vietmarket_pipelines.market import VN_TZ, Timeframe
-from vietmarket_pipelines.simulator.server import SimulatorServer, start_in_thread
-
-# The simulated market's clock: Friday 2026-02-13, after the close.
-SIM_NOW = datetime(2026, 2, 13, 16, 0, tzinfo=VN_TZ)
-
-
-@pytest.fixture(scope="session")
-def simulator() -> Iterator[SimulatorServer]:
-    server = start_in_thread(now=SIM_NOW)
-    yield server
-    server.shutdown()
+from vietmarket_pipelines.market import Timeframe
+from vietmarket_pipelines.simulator.server import SimulatorServer
 
 
 @pytest.fixture
