@@ -2,12 +2,13 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup system timescaledb venv db run stop test lint typecheck bench lock
+.PHONY: help setup system timescaledb venv db run demo stop test lint typecheck bench lock
 
 help:
 	@echo "make run    install what is missing, start TimescaleDB, Dagster and the History API"
 	@echo "make test   the same set-up without long-running services, then lint, types and tests"
-	@echo "make stop   stop what make run started"
+	@echo "make demo   make run with every provider pointed at the local simulator, then a sample backfill"
+	@echo "make stop   stop what make run (or make demo) started"
 	@echo "make bench  benchmarks at full size"
 
 system:
@@ -26,6 +27,10 @@ setup: db
 
 run: setup
 	@bash scripts/stack.sh start
+
+demo: setup
+	@VIETMARKET_DEMO=1 bash scripts/stack.sh start
+	@.venv/bin/python scripts/demo.py
 
 stop:
 	@bash scripts/stack.sh stop

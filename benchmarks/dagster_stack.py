@@ -3,6 +3,7 @@ Postgres-backed instance, driven through the webserver's GraphQL API as the UI d
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -49,6 +50,18 @@ mutation($selector: RepositorySelector!, $name: String!, $key: String!) {
     ... on DuplicateDynamicPartitionError { partitionName }
   }
 }"""
+LAUNCH_RUN = """
+mutation($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { id } }
+    ... on PythonError { message }
+    ... on RunConfigValidationInvalid { errors { message } }
+    ... on InvalidSubsetError { message }
+  }
+}"""
+RUN_STATUS = """
+query($id: ID!) { runOrError(runId: $id) { __typename ... on Run { status startTime endTime } } }"""
 LOCATION_STATUS = """
 { workspaceOrError { __typename ... on Workspace { locationEntries { name loadStatus
   locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
@@ -84,7 +97,8 @@ class RssSampler:
             total = 0.0
             for proc in psutil.process_iter(["cmdline", "memory_info"]):
                 cmd = " ".join(proc.info.get("cmdline") or [])
-                if "execute_run" in cmd or "execute_step" in cmd:
+                # Runs and steps are spawned through multiprocessing by the code server.
+                if "spawn_main" in cmd or "execute_run" in cmd or "execute_step" in cmd:
                     mb = proc.info["memory_info"].rss / 2**20 if proc.info.get("memory_info") else 0.0
                     total += mb
                     self.peak_single_mb = max(self.peak_single_mb, mb)
@@ -154,11 +168,12 @@ class DagsterStack:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
         for proc in self.procs:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
+            # Code servers and run workers share the group; none may outlive the stack.
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+            proc.wait()
 
     def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         response = httpx.post(f"{self.url}/graphql", json={"query": query, "variables": variables or {}}, timeout=60)
@@ -175,6 +190,34 @@ class DagsterStack:
             if kind not in ("AddDynamicPartitionSuccess", "DuplicateDynamicPartitionError"):
                 raise RuntimeError(f"adding partition {key}: {result}")
 
+    def add_partitions_in_process(self, partitions_def: str, keys: list[str]) -> None:
+        """Bulk set-up through the instance API; GraphQL adds one key per call."""
+        from dagster import DagsterInstance
+
+        previous = os.environ.get("DAGSTER_HOME")
+        os.environ["DAGSTER_HOME"], os.environ["DAGSTER_PG_URL"] = str(self.home), self.env["DAGSTER_PG_URL"]
+        try:
+            with DagsterInstance.get() as instance:
+                instance.add_dynamic_partitions(partitions_def, keys)
+        finally:
+            if previous is None:
+                os.environ.pop("DAGSTER_HOME", None)
+            else:
+                os.environ["DAGSTER_HOME"] = previous
+
+    @staticmethod
+    def seed_symbols(dsn: str, tickers: list[str]) -> None:
+        """Marks the tickers active in `symbols`, as the universe asset would."""
+        import psycopg2
+
+        conn = psycopg2.connect(dsn)
+        with conn, conn.cursor() as cur:
+            cur.execute(
+                "INSERT INTO symbols (ticker, active) SELECT unnest(%s::text[]), true ON CONFLICT DO NOTHING",
+                (tickers,),
+            )
+        conn.close()
+
     def launch_backfill(self, asset: str, partition_names: list[str], run_config: dict[str, Any] | None = None) -> str:
         """What the asset page's Materialize button sends for a selection of partitions."""
         params: dict[str, Any] = {
@@ -188,6 +231,27 @@ class DagsterStack:
         if result["__typename"] != "LaunchBackfillSuccess":
             raise RuntimeError(f"backfill was not launched: {result}")
         return str(result["backfillId"])
+
+    def launch_run(self, job: str, tags: dict[str, str], run_config: dict[str, Any] | None = None) -> str:
+        """A job run with tags, as a schedule's RunRequest becomes one."""
+        params = {
+            "selector": {**LOCATION, "jobName": job},
+            "runConfigData": run_config or {},
+            "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in tags.items()]},
+        }
+        result = self.graphql(LAUNCH_RUN, {"params": params})["launchRun"]
+        if result["__typename"] != "LaunchRunSuccess":
+            raise RuntimeError(f"run was not launched: {result}")
+        return str(result["run"]["id"])
+
+    def wait_runs(self, run_ids: list[str], timeout_s: float = 600) -> dict[str, str]:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            statuses = {rid: self.graphql(RUN_STATUS, {"id": rid})["runOrError"]["status"] for rid in run_ids}
+            if all(s in ("SUCCESS", "FAILURE", "CANCELED") for s in statuses.values()):
+                return statuses
+            time.sleep(0.5)
+        raise TimeoutError(f"runs {run_ids} did not finish within {timeout_s} s; logs in {self.home}")
 
     def wait_backfill(self, backfill_id: str, timeout_s: float = 600) -> dict[str, Any]:
         deadline = time.monotonic() + timeout_s

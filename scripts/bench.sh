@@ -10,5 +10,9 @@ if [[ -z "${VIETMARKET_EXTERNAL_DB:-}" ]]; then
 fi
 cd "$REPO_ROOT"
 mkdir -p artifacts
-log "paging benchmark (full market: 1,600 tickers; several minutes to load ~58M bars)"
-"$VENV/bin/python" -m benchmarks.paging --json artifacts/bench-paging.json "$@"
+log "write path: 2M bars, upsert vs raw COPY vs the old execute_values upsert"
+"$VENV/bin/python" -m benchmarks.write_path --json artifacts/bench-write.json
+log "whole market through Dagster: daily backfill and one latest tick against the simulator"
+"$VENV/bin/python" -m benchmarks.market_backfill --json artifacts/bench-market.json
+log "paging: 1,600 tickers, ~58M bars (several minutes to load)"
+"$VENV/bin/python" -m benchmarks.paging --json artifacts/bench-paging.json

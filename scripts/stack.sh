@@ -8,6 +8,7 @@ RUN_DIR="$VM_DATA_DIR/services"
 LOG_DIR="$VM_DATA_DIR/log"
 DAGSTER_PORT="${DAGSTER_PORT:-3000}"
 HISTORY_API_PORT="${HISTORY_API_PORT:-8787}"
+SIMULATOR_PORT="${SIMULATOR_PORT:-8765}"
 export DAGSTER_HOME="${DAGSTER_HOME:-$VM_DATA_DIR/dagster_home}"
 
 load_env() {
@@ -50,6 +51,21 @@ wait_http() { # name url
 start() {
   load_env
   mkdir -p "$RUN_DIR" "$LOG_DIR" "$DAGSTER_HOME"
+  # Dagster's processes read the provider URLs when they start: switching between the offline
+  # demo and live providers restarts them.
+  local mode="live"
+  [[ -n "${VIETMARKET_DEMO:-}" ]] && mode="demo"
+  if [[ -f "$RUN_DIR/mode" && "$(cat "$RUN_DIR/mode")" != "$mode" ]]; then
+    log "switching from $(cat "$RUN_DIR/mode") to $mode providers: restarting services"
+    stop
+  fi
+  echo "$mode" >"$RUN_DIR/mode"
+  if [[ "$mode" == "demo" ]]; then
+    launch simulator "$SIMULATOR_PORT" "$VENV/bin/python" -m vietmarket_pipelines.simulator --port "$SIMULATOR_PORT"
+    wait_http simulator "http://127.0.0.1:${SIMULATOR_PORT}/_sim/health"
+    export VIETMARKET_SIMULATOR_URL="http://127.0.0.1:${SIMULATOR_PORT}"
+    log "Simulator:    $VIETMARKET_SIMULATOR_URL (every provider points here)"
+  fi
   ln -sf "$REPO_ROOT/dagster.yaml" "$DAGSTER_HOME/dagster.yaml"
   cd "$REPO_ROOT"
   launch dagster-webserver "$DAGSTER_PORT" "$VENV/bin/dagster-webserver" -h 127.0.0.1 -p "$DAGSTER_PORT" -w workspace.yaml
@@ -70,7 +86,7 @@ start() {
 }
 
 stop() {
-  for name in history-api dagster-daemon dagster-webserver; do
+  for name in history-api dagster-daemon dagster-webserver simulator; do
     if alive "$name"; then
       local pid
       pid=$(cat "$RUN_DIR/$name.pid")

@@ -16,6 +16,8 @@ from vietmarket_pipelines.defs.universe.schedules import universe_job, universe_
 from vietmarket_pipelines.io_managers.timescale_candles import TimescaleCandleIOManager
 
 defs = dg.Definitions(
+    # One asset and its checks per run: a subprocess per step would only add start-up time.
+    executor=dg.in_process_executor,
     assets=[symbols, candles],
     asset_checks=list(CANDLE_CHECKS),
     jobs=[candles_job, universe_job],

@@ -41,6 +41,25 @@ def partition_metadata(stats: UpsertStats, row_count: int | None) -> dict[str, A
     return md
 
 
+def add_partition_metadata(context: dg.OutputContext, partition_key: str, metadata: dict[str, Any]) -> None:
+    """Attaches metadata to one partition's materialization.
+
+    The public `add_asset_metadata(partition_key=...)` re-lists every partition key of the run's
+    range (a database read of the dynamic partitions) on each call: quadratic, minutes for a
+    whole-market run.  The key was already checked against the run's targets, so on the pinned
+    Dagster (1.13.27) the metadata goes straight into the step's accumulator; on any other
+    release the public call is used.
+    """
+    step = context.step_context
+    accumulator = getattr(step, "_metadata_accumulator", None)
+    if accumulator is None or not hasattr(accumulator, "with_additional_asset_metadata"):
+        step.add_asset_metadata(metadata, partition_key=partition_key)
+        return
+    step._metadata_accumulator = accumulator.with_additional_asset_metadata(
+        asset_key=context.asset_key, metadata=metadata, partition_key=partition_key
+    )
+
+
 class TimescaleCandleIOManager(dg.ConfigurableIOManager):
     """Writes with CandleStore: binary COPY into a staging table, then an upsert that rewrites only
     changed bars; one transaction per (ticker, tf); candles_latest follows through triggers."""
@@ -63,9 +82,8 @@ class TimescaleCandleIOManager(dg.ConfigurableIOManager):
         targeted = set(context.asset_partition_keys) if context.has_asset_partitions else set()
         for stats in written:
             key = str(candle_key(stats.ticker, stats.tf))
-            md = partition_metadata(stats, counts.get((stats.ticker, stats.tf)))
             if key in targeted:
-                context.step_context.add_asset_metadata(md, partition_key=key)
+                add_partition_metadata(context, key, partition_metadata(stats, counts.get((stats.ticker, stats.tf))))
         context.log.info(
             f"wrote {len(written)} partitions: {sum(s.fetched for s in written)} bars fetched, "
             f"{sum(s.inserted for s in written)} inserted, {sum(s.updated for s in written)} updated, "

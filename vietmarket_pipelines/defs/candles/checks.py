@@ -12,7 +12,7 @@ import numpy.typing as npt
 from psycopg2 import sql
 
 from vietmarket_pipelines.calendar import AFTERNOON, BAR_OPENS, TradingCalendar
-from vietmarket_pipelines.defs.candles.assets import candles
+from vietmarket_pipelines.defs.candles.assets import MODE_TAG, SCHEDULED_MODES, candles
 from vietmarket_pipelines.defs.candles.calendar_truth import (
     cross_check,
     observed_calendar,
@@ -41,6 +41,18 @@ def _sql(name: str, tf: Timeframe) -> sql.Composed:
     return sql.SQL((SQL_DIR / name).read_text(encoding="utf-8")).format(table=sql.Identifier(CANDLE_TABLES[tf]))
 
 
+# Scheduled latest/close runs rewrite only the newest bars; their checks look at this much history
+# (the fetch overlap and then some).  Backfills and repairs check whole series.
+RECENT_WINDOW = timedelta(days=14)
+
+
+def check_since_ms(context: dg.AssetCheckExecutionContext) -> int:
+    """The first ts a check looks at: recent for scheduled ticks, everything otherwise."""
+    if context.op_execution_context.run.tags.get(MODE_TAG) in SCHEDULED_MODES:
+        return int((datetime.now(UTC) - RECENT_WINDOW).timestamp() * 1000)
+    return 0
+
+
 def series_in_run(context: dg.AssetCheckExecutionContext) -> dict[Timeframe, list[str]]:
     by_tf: dict[Timeframe, list[str]] = defaultdict(list)
     for key in context.op_execution_context.partition_keys:
@@ -49,9 +61,11 @@ def series_in_run(context: dg.AssetCheckExecutionContext) -> dict[Timeframe, lis
     return by_tf
 
 
-def stored_ts(store: CandleStore, tf: Timeframe, tickers: list[str]) -> dict[str, npt.NDArray[np.int64]]:
+def stored_ts(
+    store: CandleStore, tf: Timeframe, tickers: list[str], since_ms: int = 0
+) -> dict[str, npt.NDArray[np.int64]]:
     with store.connection() as conn, conn.cursor() as cur:
-        cur.execute(_sql("series_ts.sql", tf), {"tickers": tickers, "tf": tf})
+        cur.execute(_sql("series_ts.sql", tf), {"tickers": tickers, "tf": tf, "since": since_ms})
         return {str(t): np.array(ts, dtype=np.int64) for t, ts in cur.fetchall()}
 
 
@@ -98,7 +112,9 @@ def ohlc_sanity(context: dg.AssetCheckExecutionContext, timescale: TimescaleReso
     by_tf = series_in_run(context)
     with store.connection() as conn, conn.cursor() as cur:
         for tf, tickers in by_tf.items():
-            cur.execute(_sql("ohlc_violations.sql", tf), {"tickers": tickers, "tf": tf})
+            cur.execute(
+                _sql("ohlc_violations.sql", tf), {"tickers": tickers, "tf": tf, "since": check_since_ms(context)}
+            )
             for ticker, bad, first_bad in cur.fetchall():
                 failing[f"{ticker} {tf}"] = f"{bad} bad bars, first at ts={first_bad}"
     return _result(
@@ -120,7 +136,7 @@ def bar_alignment(context: dg.AssetCheckExecutionContext, timescale: TimescaleRe
     failing: dict[str, str] = {}
     by_tf = series_in_run(context)
     for tf, tickers in by_tf.items():
-        for ticker, ts in stored_ts(store, tf, tickers).items():
+        for ticker, ts in stored_ts(store, tf, tickers, check_since_ms(context)).items():
             bad = off_grid(ts, tf, calendar)
             if len(bad):
                 failing[f"{ticker} {tf}"] = f"{len(bad)} bars off the grid, first at ts={int(bad[0])}"
@@ -139,7 +155,7 @@ def no_gaps(context: dg.AssetCheckExecutionContext, timescale: TimescaleResource
     by_tf = series_in_run(context)
     missing_total = 0
     for tf, tickers in by_tf.items():
-        for ticker, ts in stored_ts(store, tf, tickers).items():
+        for ticker, ts in stored_ts(store, tf, tickers, check_since_ms(context)).items():
             gaps = find_gaps(ticker, tf, ts, calendar)
             if gaps.missing_ts:
                 missing_total += len(gaps.missing_ts)

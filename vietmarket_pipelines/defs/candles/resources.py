@@ -49,8 +49,10 @@ class MarketDataResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     ticker_routes: dict[str, str] = Field(
         default={}, description='Per-series overrides, e.g. {"VNINDEX:1d": "vndirect"}.'
     )
-    requests_per_window: int = 8
-    window_seconds: float = 4.0
+    # Per run process.  VCI allows ~20 requests per short window; the `market_data_http` pool
+    # lets two provider-calling steps run at once, so two processes stay near that budget.
+    requests_per_window: int = 10
+    window_seconds: float = 5.0
     timeout_seconds: float = 20.0
     max_attempts: int = 5
     min_listed_stocks: int = DEFAULT_MIN_STOCKS

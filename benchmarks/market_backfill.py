@@ -1,0 +1,189 @@
+"""Whole-market benchmarks through the real Dagster deployment against the simulator.
+
+1. Daily backfill: every listed ticker's full 1d history (~1,600 tickers, ~6M bars), launched
+   like the asset page's Materialize button; the BackfillPolicy splits it into a few runs.
+   Reports wall time, bars/s and the peak RSS of the run worker processes.
+2. One "latest" tick: the three runs (one per timeframe, over every active ticker) that
+   candles_latest_schedule requests, after the intraday series hold their recent history.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import psycopg2
+
+from benchmarks.dagster_stack import REPO_ROOT, DagsterStack, RssSampler, free_port
+from vietmarket_pipelines.market import TIMEFRAMES, VN_TZ
+from vietmarket_pipelines.timescale.migrate import migrate
+
+SIM_NOW = datetime(2026, 2, 13, 16, 0, tzinfo=VN_TZ)
+
+
+def with_db(url: str, name: str) -> str:
+    return urlsplit(url)._replace(path=f"/{name}").geturl()
+
+
+def recreate(admin_url: str, name: str) -> None:
+    conn = psycopg2.connect(with_db(admin_url, "postgres"))
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        cur.execute(f'CREATE DATABASE "{name}"')
+    conn.close()
+
+
+def drop(admin_url: str, name: str) -> None:
+    conn = psycopg2.connect(with_db(admin_url, "postgres"))
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    conn.close()
+
+
+def start_simulator() -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vietmarket_pipelines.simulator", "--port", str(port), "--now", SIM_NOW.isoformat()],
+        cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            httpx.get(f"{url}/_sim/health", timeout=1).raise_for_status()
+            return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("the simulator did not start")
+
+
+def count(dsn: str, sql: str) -> Any:
+    conn = psycopg2.connect(dsn)
+    with conn.cursor() as cur:
+        cur.execute(sql)
+        value = cur.fetchone()[0]  # type: ignore[index]
+    conn.close()
+    return value
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    admin_url = os.environ.get("VIETMARKET_ADMIN_PG_URL")
+    if not admin_url:
+        raise SystemExit("VIETMARKET_ADMIN_PG_URL is not set; run through `make bench` or `make test`")
+    candles_db, dagster_db = f"{args.database}", f"{args.database}_dagster"
+    recreate(admin_url, candles_db)
+    recreate(admin_url, dagster_db)
+    dsn = with_db(admin_url, candles_db)
+    migrate(dsn)
+    sim, sim_url = start_simulator()
+    figures: dict[str, Any] = {}
+    try:
+        env = {"VIETMARKET_PG_URL": dsn, "VIETMARKET_SIMULATOR_URL": sim_url, "VIETMARKET_STEP_RETRIES": "0"}
+        with DagsterStack(with_db(admin_url, dagster_db), env) as stack:
+            listing = httpx.get(f"{sim_url}/api/price/symbols/getAll", timeout=30).json()
+            stocks = sorted(r["symbol"] for r in listing if r["type"] == "STOCK" and r["board"] != "DELISTED")
+            tickers = ["VNINDEX", "VN30", "HNXINDEX", "UPCOMINDEX", *stocks][: args.tickers]
+            stack.add_partitions_in_process("tickers", tickers)
+            stack.seed_symbols(dsn, tickers)
+
+            sampler = RssSampler()
+            sampler.start()
+            started = time.perf_counter()
+            backfill_id = stack.launch_backfill("candles", [f"1d|{t}" for t in tickers])
+            backfill = stack.wait_backfill(backfill_id, timeout_s=args.timeout)
+            wall = time.perf_counter() - started
+            sampler.stop()
+            bars = count(dsn, "SELECT count(*) FROM candles_1d")
+            figures["daily_backfill"] = {
+                "tickers": len(tickers),
+                "status": backfill["status"],
+                "runs": len(backfill["runs"]),
+                "bars": bars,
+                "wall_s": round(wall, 1),
+                "bars_per_s": round(bars / wall),
+                "peak_rss_single_run_mb": round(sampler.peak_single_mb),
+                "peak_rss_all_runs_mb": round(sampler.peak_total_mb),
+            }
+            print(f"daily backfill: {figures['daily_backfill']}", flush=True)
+
+            # The intraday series get their recent history first, so the tick is incremental.
+            seed_config = {"ops": {"candles": {"config": {"full_refetch": True, "start_date": "2026-02-09"}}}}
+            seeds = [
+                stack.launch_run("candles_job", range_tags(tickers, tf, "seed"), seed_config) for tf in ("1h", "15m")
+            ]
+            stack.wait_runs(seeds, timeout_s=args.timeout)
+
+            sampler = RssSampler()
+            sampler.start()
+            started = time.perf_counter()
+            ticks = [stack.launch_run("candles_job", range_tags(tickers, tf, "latest")) for tf in TIMEFRAMES]
+            statuses = stack.wait_runs(ticks, timeout_s=args.timeout)
+            wall = time.perf_counter() - started
+            sampler.stop()
+            figures["latest_tick"] = {
+                "tickers": len(tickers),
+                "runs": len(ticks),
+                "statuses": sorted(statuses.values()),
+                "wall_s": round(wall, 1),
+                "peak_rss_all_runs_mb": round(sampler.peak_total_mb),
+            }
+            print(f"latest tick: {figures['latest_tick']}", flush=True)
+    finally:
+        sim.terminate()
+        sim.wait()
+        if not args.keep:
+            drop(admin_url, candles_db)
+            drop(admin_url, dagster_db)
+    return figures
+
+
+def range_tags(tickers: list[str], tf: str, mode: str) -> dict[str, str]:
+    return {
+        "dagster/asset_partition_range_start": f"{tf}|{tickers[0]}",
+        "dagster/asset_partition_range_end": f"{tf}|{tickers[-1]}",
+        "vietmarket/mode": mode,
+    }
+
+
+def report(figures: dict[str, Any], args: argparse.Namespace) -> None:
+    d, t = figures["daily_backfill"], figures["latest_tick"]
+    print(
+        f"\nwhole-market daily backfill: {d['tickers']} tickers, {d['bars']:,} bars in {d['runs']} runs, "
+        f"{d['wall_s']} s, {d['bars_per_s']:,} bars/s, peak RSS {d['peak_rss_single_run_mb']} MB per run "
+        f"({d['peak_rss_all_runs_mb']} MB all runs) [targets: < 600 s, < 1,500 MB]"
+    )
+    print(f"one latest tick: {t['runs']} runs over {t['tickers']} tickers x 3 tf in {t['wall_s']} s [target: <= 60 s]")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(figures, indent=2))
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tickers", type=int, default=10_000, help="cap on tickers (default: the whole market)")
+    parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument("--database", default="vm_bench_market")
+    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--json", default="artifacts/bench-market.json")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    report(run(args), args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

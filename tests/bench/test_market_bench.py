@@ -1,0 +1,30 @@
+"""The whole-market benchmark runs at CI size through the real webserver, daemon and simulator."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from benchmarks.market_backfill import parse_args, report, run
+
+
+@pytest.mark.bench
+@pytest.mark.e2e
+def test_market_benchmark_runs_at_ci_size(admin_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    out_file = Path("artifacts/bench-market-ci.json")
+    args = parse_args(
+        ["--tickers", "20", "--timeout", "600", "--database", f"vm_bench_mkt_ci_{os.getpid()}", "--json", str(out_file)]
+    )
+    figures = run(args)
+    report(figures, args)
+    printed = capsys.readouterr().out
+    with capsys.disabled():
+        print("\n" + printed)
+    saved = json.loads(out_file.read_text())
+    daily, tick = saved["daily_backfill"], saved["latest_tick"]
+    assert daily["status"] == "COMPLETED_SUCCESS" and daily["tickers"] == 20 and daily["bars"] > 20 * 1000
+    assert daily["peak_rss_single_run_mb"] > 0, "the sampler must have seen the run worker"
+    assert tick["statuses"] == ["SUCCESS", "SUCCESS", "SUCCESS"]
