@@ -113,7 +113,14 @@ class DagsterStack:
         self.home = Path(tempfile.mkdtemp(prefix="vm-dagster-home-"))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, **env, "DAGSTER_HOME": str(self.home), "DAGSTER_PG_URL": dagster_pg_url}
+        self.env = {
+            # Batched event writes, as scripts/stack.sh and the Nomad jobs set them.
+            "DAGSTER_EVENT_BATCH_SIZE": "500",
+            **os.environ,
+            **env,
+            "DAGSTER_HOME": str(self.home),
+            "DAGSTER_PG_URL": dagster_pg_url,
+        }
         self.procs: list[subprocess.Popen[bytes]] = []
         self.logs: list[Path] = []
 

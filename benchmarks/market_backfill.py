@@ -15,46 +15,25 @@ import os
 import subprocess
 import sys
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import psycopg2
 
 from benchmarks.dagster_stack import REPO_ROOT, DagsterStack, RssSampler, free_port
 from vietmarket_pipelines.market import TIMEFRAMES, VN_TZ
+from vietmarket_pipelines.timescale.databases import create_database, drop_database
 from vietmarket_pipelines.timescale.migrate import migrate
-
-SIM_NOW = datetime(2026, 2, 13, 16, 0, tzinfo=VN_TZ)
-
-
-def with_db(url: str, name: str) -> str:
-    return urlsplit(url)._replace(path=f"/{name}").geturl()
-
-
-def recreate(admin_url: str, name: str) -> None:
-    conn = psycopg2.connect(with_db(admin_url, "postgres"))
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        cur.execute(f'CREATE DATABASE "{name}"')
-    conn.close()
-
-
-def drop(admin_url: str, name: str) -> None:
-    conn = psycopg2.connect(with_db(admin_url, "postgres"))
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    conn.close()
 
 
 def start_simulator() -> tuple[subprocess.Popen[bytes], str]:
+    # The simulator runs on the real clock, as the providers do: incremental windows reach from
+    # the newest stored bar to now, and a simulated market stuck in the past would stretch them.
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "vietmarket_pipelines.simulator", "--port", str(port), "--now", SIM_NOW.isoformat()],
+        [sys.executable, "-m", "vietmarket_pipelines.simulator", "--port", str(port)],
         cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -82,15 +61,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if not admin_url:
         raise SystemExit("VIETMARKET_ADMIN_PG_URL is not set; run through `make bench` or `make test`")
     candles_db, dagster_db = f"{args.database}", f"{args.database}_dagster"
-    recreate(admin_url, candles_db)
-    recreate(admin_url, dagster_db)
-    dsn = with_db(admin_url, candles_db)
+    dsn = create_database(admin_url, candles_db, replace=True)
+    dagster_url = create_database(admin_url, dagster_db, replace=True)
     migrate(dsn)
     sim, sim_url = start_simulator()
     figures: dict[str, Any] = {}
     try:
         env = {"VIETMARKET_PG_URL": dsn, "VIETMARKET_SIMULATOR_URL": sim_url, "VIETMARKET_STEP_RETRIES": "0"}
-        with DagsterStack(with_db(admin_url, dagster_db), env) as stack:
+        with DagsterStack(dagster_url, env) as stack:
             listing = httpx.get(f"{sim_url}/api/price/symbols/getAll", timeout=30).json()
             stocks = sorted(r["symbol"] for r in listing if r["type"] == "STOCK" and r["board"] != "DELISTED")
             tickers = ["VNINDEX", "VN30", "HNXINDEX", "UPCOMINDEX", *stocks][: args.tickers]
@@ -118,7 +96,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             print(f"daily backfill: {figures['daily_backfill']}", flush=True)
 
             # The intraday series get their recent history first, so the tick is incremental.
-            seed_config = {"ops": {"candles": {"config": {"full_refetch": True, "start_date": "2026-02-09"}}}}
+            week_ago = (datetime.now(VN_TZ) - timedelta(days=7)).date().isoformat()
+            seed_config = {"ops": {"candles": {"config": {"full_refetch": True, "start_date": week_ago}}}}
             seeds = [
                 stack.launch_run("candles_job", range_tags(tickers, tf, "seed"), seed_config) for tf in ("1h", "15m")
             ]
@@ -143,8 +122,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         sim.terminate()
         sim.wait()
         if not args.keep:
-            drop(admin_url, candles_db)
-            drop(admin_url, dagster_db)
+            drop_database(admin_url, candles_db)
+            drop_database(admin_url, dagster_db)
     return figures
 
 

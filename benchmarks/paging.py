@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 import psycopg2
 
+from vietmarket_pipelines.timescale.databases import create_database, drop_database, with_database
 from vietmarket_pipelines.timescale.migrate import migrate
 
 # Bar opens as UTC offsets from midnight in ms.  Sessions are 09:00-11:30 and 13:00-15:00 ICT.
@@ -55,10 +56,6 @@ class Figures:
     tps_replanned: float
     tps_prepared: float
     extra: dict[str, float] = field(default_factory=dict)
-
-
-def with_database(url: str, name: str) -> str:
-    return urlsplit(url)._replace(path=f"/{name}").geturl()
 
 
 def admin_connect(url: str, dbname: str) -> psycopg2.extensions.connection:
@@ -205,10 +202,7 @@ def run(args: argparse.Namespace) -> list[Figures]:
     if not admin_url:
         raise SystemExit("VIETMARKET_ADMIN_PG_URL is not set; run through `make bench` or `make test`")
     dbname = args.database
-    server = admin_connect(admin_url, "postgres")
-    with server.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
-        cur.execute(f'CREATE DATABASE "{dbname}"')
+    create_database(admin_url, dbname, replace=True)
     try:
         migrate(with_database(admin_url, dbname))
         conn = admin_connect(admin_url, dbname)
@@ -232,9 +226,7 @@ def run(args: argparse.Namespace) -> list[Figures]:
         return results
     finally:
         if not args.keep:
-            with server.cursor() as cur:
-                cur.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
-        server.close()
+            drop_database(admin_url, dbname)
 
 
 def report(results: list[Figures], args: argparse.Namespace) -> None:

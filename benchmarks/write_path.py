@@ -21,7 +21,6 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import numpy as np
 import pandas as pd
@@ -31,6 +30,7 @@ import psycopg2.extras
 from vietmarket_pipelines.bars import BarSeries
 from vietmarket_pipelines.market import daily_bar_ts
 from vietmarket_pipelines.timescale.candle_store import CandleStore, binary_copy_rows
+from vietmarket_pipelines.timescale.databases import create_database, drop_database
 from vietmarket_pipelines.timescale.migrate import migrate
 
 
@@ -91,12 +91,7 @@ def run(args: argparse.Namespace) -> list[Result]:
     admin_url = os.environ.get("VIETMARKET_ADMIN_PG_URL")
     if not admin_url:
         raise SystemExit("VIETMARKET_ADMIN_PG_URL is not set; run through `make bench` or `make test`")
-    dsn = urlsplit(admin_url)._replace(path=f"/{args.database}").geturl()
-    server = psycopg2.connect(urlsplit(admin_url)._replace(path="/postgres").geturl())
-    server.autocommit = True
-    with server.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
-        cur.execute(f'CREATE DATABASE "{args.database}"')
+    dsn = create_database(admin_url, args.database, replace=True)
     try:
         migrate(dsn)
         series = synthetic_series(args.tickers, args.days)
@@ -167,9 +162,7 @@ def run(args: argparse.Namespace) -> list[Result]:
             r.ratio_to_copy = round(r.rows_per_s / floor, 2)
         return results
     finally:
-        with server.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
-        server.close()
+        drop_database(admin_url, args.database)
 
 
 def report(results: list[Result], args: argparse.Namespace) -> None:

@@ -10,6 +10,9 @@ DAGSTER_PORT="${DAGSTER_PORT:-3000}"
 HISTORY_API_PORT="${HISTORY_API_PORT:-8787}"
 SIMULATOR_PORT="${SIMULATOR_PORT:-8765}"
 export DAGSTER_HOME="${DAGSTER_HOME:-$VM_DATA_DIR/dagster_home}"
+# A whole-market run materializes ~1,600 partitions: write their events in batches, not one
+# INSERT each (Dagster reads this in every process, including run workers).
+export DAGSTER_EVENT_BATCH_SIZE="${DAGSTER_EVENT_BATCH_SIZE:-500}"
 
 load_env() {
   if [[ -z "${VIETMARKET_EXTERNAL_DB:-}" ]]; then

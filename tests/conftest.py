@@ -7,7 +7,6 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 import psycopg2.extensions
@@ -15,16 +14,12 @@ import pytest
 
 from vietmarket_pipelines.market import VN_TZ
 from vietmarket_pipelines.simulator.server import SimulatorServer, start_in_thread
+from vietmarket_pipelines.timescale.databases import create_database, drop_database, with_database
 from vietmarket_pipelines.timescale.migrate import migrate
 
 # Step retries wait tens of seconds; the tests look at the first failure.  Set before any
 # definitions module is imported.
 os.environ.setdefault("VIETMARKET_STEP_RETRIES", "0")
-
-
-def with_database(url: str, dbname: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{dbname}"))
 
 
 def require_env(name: str) -> str:
@@ -48,22 +43,6 @@ class MigratedDatabase:
     def connect(self, role: str = "admin") -> psycopg2.extensions.connection:
         dsn = {"admin": self.admin_dsn, "writer": self.writer_dsn, "reader": self.reader_dsn}[role]
         return psycopg2.connect(dsn)
-
-
-def create_database(admin_url: str, name: str) -> None:
-    conn = psycopg2.connect(with_database(admin_url, "postgres"))
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    conn.close()
-
-
-def drop_database(admin_url: str, name: str) -> None:
-    conn = psycopg2.connect(with_database(admin_url, "postgres"))
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    conn.close()
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,8 @@ from datetime import date, datetime
 import dagster as dg
 import numpy as np
 
-from tests.candles.conftest import SIM_NOW, materialize_candles
-from tests.conftest import MigratedDatabase
+from tests.candles.conftest import materialize_candles
+from tests.conftest import SIM_NOW, MigratedDatabase
 from vietmarket_pipelines.calendar import TradingCalendar
 from vietmarket_pipelines.defs.candles.calendar_truth import cross_check
 from vietmarket_pipelines.defs.candles.checks import expected_newest, off_grid

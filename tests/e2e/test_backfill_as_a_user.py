@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from benchmarks.dagster_stack import DagsterStack
-from tests.conftest import MigratedDatabase, create_database, drop_database, with_database
+from tests.conftest import MigratedDatabase
 from vietmarket_pipelines.simulator.server import SimulatorServer
+from vietmarket_pipelines.timescale.databases import create_database, drop_database, with_database
 
 ARTIFACTS = Path("artifacts")
 

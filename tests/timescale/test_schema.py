@@ -8,7 +8,8 @@ import psycopg2
 import psycopg2.errors
 import pytest
 
-from tests.conftest import MigratedDatabase, create_database, drop_database, with_database
+from tests.conftest import MigratedDatabase
+from vietmarket_pipelines.timescale.databases import create_database, drop_database, with_database
 from vietmarket_pipelines.timescale.migrate import MigrationError, migrate, schema_dir
 
 CATALOG_FINGERPRINT = """

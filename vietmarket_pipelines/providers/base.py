@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from vietmarket_pipelines.bars import BarSeries, BarValidationError
+from vietmarket_pipelines.bars import BarSeries, BarValidationError, series_from_arrays
 from vietmarket_pipelines.market import INDEX_TICKERS, Timeframe
+from vietmarket_pipelines.providers.http import ProviderClient
+
+# Where a UDF-style history has no `from`, this reaches back past every listing (2000-01-01).
+FULL_HISTORY_FROM_S = 946_684_800
+NO_BARS: dict[str, list[Any]] = {k: [] for k in "tohlcv"}
 
 # No Vietnamese stock trades anywhere near 10,000,000 VND; a "thousands of VND" price above this
 # means a provider sent raw VND.
@@ -52,3 +57,34 @@ def check_units(series: BarSeries) -> None:
             series.tf,
             f"price {top} is not in thousands of VND (raw VND sent where thousands were expected?)",
         )
+
+
+def fetch_per_ticker(
+    client: ProviderClient,
+    tickers: Sequence[str],
+    tf: Timeframe,
+    start: datetime | None,
+    end: datetime,
+    *,
+    path: str,
+    params: Callable[[str], dict[str, Any]],
+    arrays: Callable[[Any, str], dict[str, Any]],
+) -> FetchResult:
+    """One GET per ticker for sources that take a single symbol (SSI, VNDirect).
+
+    `params(ticker)` builds the query; `arrays(payload, what)` unwraps the provider's envelope into
+    parallel t/o/h/l/c/v arrays (NO_BARS for "no data") or raises ProviderPayloadError.
+    """
+    result = FetchResult()
+    start_ms = int(start.timestamp() * 1000) if start else None
+    for ticker in tickers:
+        what = f"history {ticker} {tf}"
+        payload = client.request_json("GET", path, params=params(ticker), what=what)
+        bars = arrays(payload, what)
+        try:
+            series = series_from_arrays(source=client.name, ticker=ticker, tf=tf, arrays=bars)
+            check_units(series)
+            result.series[ticker] = series.between(start_ms, int(end.timestamp() * 1000))
+        except BarValidationError as exc:
+            result.errors[ticker] = exc
+    return result

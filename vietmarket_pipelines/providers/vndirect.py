@@ -4,15 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from vietmarket_pipelines.bars import BarValidationError, series_from_arrays
 from vietmarket_pipelines.market import Timeframe
-from vietmarket_pipelines.providers.base import FetchResult, check_units
+from vietmarket_pipelines.providers.base import FULL_HISTORY_FROM_S, NO_BARS, FetchResult, fetch_per_ticker
 from vietmarket_pipelines.providers.http import HttpPolicy, ProviderClient, ProviderPayloadError
 
 HISTORY_PATH = "/dchart/history"
 RESOLUTIONS: dict[Timeframe, str] = {"1d": "D", "1h": "60", "15m": "15"}
-FULL_HISTORY_FROM = 946_684_800
+
+
+def unwrap(payload: Any, what: str) -> dict[str, Any]:
+    """{"s": "ok", "t": [...], ...} or {"s": "no_data"}"""
+    if not isinstance(payload, dict) or payload.get("s") not in ("ok", "no_data"):
+        status = payload.get("s") if isinstance(payload, dict) else type(payload).__name__
+        raise ProviderPayloadError(f"vndirect {what}: expected s ok or no_data, got {status!r}")
+    return payload if payload["s"] == "ok" else NO_BARS
 
 
 class VndirectProvider:
@@ -28,25 +35,12 @@ class VndirectProvider:
         self.client.close()
 
     def fetch(self, tickers: Sequence[str], tf: Timeframe, start: datetime | None, end: datetime) -> FetchResult:
-        result = FetchResult()
-        for ticker in tickers:
-            params = {
+        def params(ticker: str) -> dict[str, Any]:
+            return {
                 "symbol": ticker,
                 "resolution": RESOLUTIONS[tf],
-                "from": int(start.timestamp()) if start else FULL_HISTORY_FROM,
+                "from": int(start.timestamp()) if start else FULL_HISTORY_FROM_S,
                 "to": int(end.timestamp()),
             }
-            what = f"history {ticker} {tf}"
-            payload = self.client.request_json("GET", HISTORY_PATH, params=params, what=what)
-            if not isinstance(payload, dict) or payload.get("s") not in ("ok", "no_data"):
-                status = payload.get("s") if isinstance(payload, dict) else type(payload).__name__
-                raise ProviderPayloadError(f"vndirect {what}: expected s ok or no_data, got {status!r}")
-            try:
-                arrays = payload if payload["s"] == "ok" else {k: [] for k in "tohlcv"}
-                series = series_from_arrays(source=self.name, ticker=ticker, tf=tf, arrays=arrays)
-                check_units(series)
-                start_ms = int(start.timestamp() * 1000) if start else None
-                result.series[ticker] = series.between(start_ms, int(end.timestamp() * 1000))
-            except BarValidationError as exc:
-                result.errors[ticker] = exc
-        return result
+
+        return fetch_per_ticker(self.client, tickers, tf, start, end, path=HISTORY_PATH, params=params, arrays=unwrap)

@@ -192,9 +192,18 @@ class SimulatedMarket:
         sel = np.array(rows)
         o, h, lo, c, v = (np.asarray(daily[k], dtype=np.float64)[sel] for k in ("o", "h", "l", "c", "v"))
         n_days, m = len(sel), len(SESSION_MINUTES)
-        rng = np.random.default_rng(_seed(self.seed, symbol, "minutes", int(daily["day"][sel[0]]), n_days))
+        # Each session's minutes depend only on (ticker, date): any window asks for the same bars.
+        walk = np.empty((n_days, m))
+        weights = np.empty((n_days, m))
+        hi_at = np.empty(n_days, dtype=np.int64)
+        lo_at = np.empty(n_days, dtype=np.int64)
+        for row, i in enumerate(sel):
+            day_rng = np.random.default_rng(_seed(self.seed, symbol, "minutes", int(daily["day"][i])))
+            walk[row] = np.cumsum(day_rng.normal(0, 1, m))
+            weights[row] = day_rng.gamma(1.0, 1.0, m)
+            hi_at[row] = day_rng.integers(1, m - 1)
+            lo_at[row] = (hi_at[row] + day_rng.integers(1, m - 2)) % (m - 1)
         steps = np.arange(1, m + 1) / m
-        walk = np.cumsum(rng.normal(0, 1, (n_days, m)), axis=1)
         bridge = walk - steps * walk[:, -1:]
         scale = (h - lo)[:, None] / 3
         path = o[:, None] + (c - o)[:, None] * steps + scale * bridge / np.sqrt(m)
@@ -210,8 +219,6 @@ class SimulatedMarket:
         path = np.where(above, top + (path - top) * up, path)
         path = np.where(below, bottom - (bottom - path) * down, path)
         # Make sure the day's extremes are printed somewhere in the session.
-        hi_at = rng.integers(1, m - 1, n_days)
-        lo_at = (hi_at + rng.integers(1, m - 2, n_days)) % (m - 1)
         path[np.arange(n_days), hi_at] = h
         path[np.arange(n_days), lo_at] = lo
         path[:, -1] = c
@@ -220,7 +227,6 @@ class SimulatedMarket:
         opens = np.concatenate([o[:, None], path[:, :-1]], axis=1)
         highs = np.maximum(opens, path)
         lows = np.minimum(opens, path)
-        weights = rng.gamma(1.0, 1.0, (n_days, m))
         weights /= weights.sum(axis=1, keepdims=True)
         volume = np.floor(weights * v[:, None])
         volume[:, -1] += v - volume.sum(axis=1)
