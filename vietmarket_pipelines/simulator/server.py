@@ -19,6 +19,7 @@ import numpy as np
 from vietmarket_pipelines.market import VN_TZ
 from vietmarket_pipelines.simulator.faults import PAYLOAD_FAULTS, FaultBook, FaultRule
 from vietmarket_pipelines.simulator.market import SimulatedMarket
+from vietmarket_pipelines.simulator.news import CHANNELS, SimulatedNews
 
 log = logging.getLogger(__name__)
 VCI_TIME_FRAMES = {"ONE_DAY": "day", "ONE_HOUR": "hour", "ONE_MINUTE": "minute"}
@@ -30,6 +31,7 @@ class Simulator:
 
     def __init__(self, market: SimulatedMarket, faults: FaultBook | None = None) -> None:
         self.market = market
+        self.news = SimulatedNews(market)
         self.faults = faults or FaultBook()
         self.requests: Counter[str] = Counter()
         # The last requests, for tests and for a person watching what the platform asks.
@@ -238,7 +240,7 @@ class Handler(BaseHTTPRequestHandler):
             ("POST", "/_sim/faults"): self.add_faults,
             ("DELETE", "/_sim/faults"): self.clear_faults,
         }
-        handler = routes.get((method, url.path))
+        handler = routes.get((method, url.path)) or self.vietstock_route(method, url.path)
         try:
             if handler is None:
                 self.send_json({"error": f"no route {method} {url.path}"}, 404)
@@ -250,6 +252,55 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json({"error": f"bad request: {exc}"}, 400)
         except (BrokenPipeError, ConnectionResetError):
             pass
+
+    # ------------------------------------------------------------ Vietstock
+    def vietstock_route(self, method: str, path: str) -> Any:
+        if method != "GET":
+            return None
+        if path == "/rss":
+            return lambda q: self.send_body(
+                200, self.server.simulator.news.index_page(self.server.url), "text/html; charset=utf-8"
+            )
+        if path == "/StartPage/ChannelContentPage":
+            return self.vietstock_listing
+        if path.endswith(".rss"):
+            return lambda q: self.vietstock_feed(path, q)
+        if path.endswith(".htm"):
+            return lambda q: self.vietstock_article(path, q)
+        return None
+
+    def vietstock_feed(self, path: str, query: dict[str, list[str]]) -> None:
+        sim = self.server.simulator
+        sim.count("vietstock-rss", {"path": path})
+        channel = int(path.strip("/").split("/")[0])
+        if channel not in CHANNELS:
+            self.send_json({"error": "no such feed"}, 404)
+            return
+        rule = self.transport_fault("vietstock-rss", [], query)
+        body = sim.news.feed(channel, self.server.url)
+        if rule is not None and rule.fault in ("unequal", "nan", "non_numeric"):
+            body = body[: len(body) // 2]  # broken XML
+        self.send_body(200, body, "application/rss+xml; charset=utf-8")
+
+    def vietstock_article(self, path: str, query: dict[str, list[str]]) -> None:
+        sim = self.server.simulator
+        sim.count("vietstock-article", {"path": path})
+        rule = self.transport_fault("vietstock-article", [], query)
+        try:
+            article = sim.news.by_id(int(path.rsplit("-", 1)[-1].removesuffix(".htm")))
+        except ValueError:
+            article = None
+        if article is None:
+            self.send_body(404, b"<html><body>Not found</body></html>", "text/html; charset=utf-8")
+            return
+        # Some real pages lack the meta tags; the fault "no_meta" (any payload fault) reproduces that.
+        self.send_body(200, sim.news.article_page(article, with_meta=rule is None), "text/html; charset=utf-8")
+
+    def vietstock_listing(self, query: dict[str, list[str]]) -> None:
+        sim = self.server.simulator
+        sim.count("vietstock-listing", {"query": {k: v[0] for k, v in query.items()}})
+        channel, page = int(query["channelID"][0]), int(query.get("page", ["1"])[0])
+        self.send_body(200, sim.news.listing_page(channel, page, self.server.url), "text/html; charset=utf-8")
 
     def add_faults(self, query: dict[str, list[str]]) -> None:
         raw = self.read_json()
