@@ -2,12 +2,7 @@
 # Runs the benchmarks at full size against the project cluster and prints their figures.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-if [[ -z "${VIETMARKET_EXTERNAL_DB:-}" ]]; then
-  set -a
-  # shellcheck disable=SC1091
-  source "$VM_DATA_DIR/stack.env"
-  set +a
-fi
+load_stack_env
 cd "$REPO_ROOT"
 mkdir -p artifacts
 log "write path: 2M bars, upsert vs raw COPY vs the old execute_values upsert"

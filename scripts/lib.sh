@@ -23,3 +23,14 @@ VM_PG_RUN="${VM_PG_RUN:-$VM_DATA_DIR/run}"
 VM_PG_PORT="${VM_PG_PORT:-55432}"
 VM_SECRETS="${VM_SECRETS:-$VM_DATA_DIR/secrets.env}"
 VENV="${VENV:-$REPO_ROOT/.venv}"
+
+# load_stack_env: exports the connection URLs that scripts/db.sh wrote, unless an external
+# database was configured (VIETMARKET_EXTERNAL_DB), in which case they are already set.
+load_stack_env() {
+  [[ -n "${VIETMARKET_EXTERNAL_DB:-}" ]] && return 0
+  [[ -f "$VM_DATA_DIR/stack.env" ]] || die "$VM_DATA_DIR/stack.env missing; run scripts/db.sh start first"
+  set -a
+  # shellcheck disable=SC1091
+  source "$VM_DATA_DIR/stack.env"
+  set +a
+}

@@ -15,13 +15,7 @@ export DAGSTER_HOME="${DAGSTER_HOME:-$VM_DATA_DIR/dagster_home}"
 export DAGSTER_EVENT_BATCH_SIZE="${DAGSTER_EVENT_BATCH_SIZE:-500}"
 
 load_env() {
-  if [[ -z "${VIETMARKET_EXTERNAL_DB:-}" ]]; then
-    [[ -f "$VM_DATA_DIR/stack.env" ]] || die "$VM_DATA_DIR/stack.env missing; run scripts/db.sh start first"
-    set -a
-    # shellcheck disable=SC1091
-    source "$VM_DATA_DIR/stack.env"
-    set +a
-  fi
+  load_stack_env
   for var in VIETMARKET_PG_URL DAGSTER_PG_URL; do
     [[ -n "${!var:-}" ]] || die "$var is not set"
   done

@@ -3,12 +3,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-if [[ -z "${VIETMARKET_EXTERNAL_DB:-}" ]]; then
-  set -a
-  # shellcheck disable=SC1091
-  source "$VM_DATA_DIR/stack.env"
-  set +a
-fi
+load_stack_env
 [[ -n "${VIETMARKET_ADMIN_PG_URL:-}" ]] || die "VIETMARKET_ADMIN_PG_URL is not set; run scripts/db.sh start"
 mkdir -p "$REPO_ROOT/artifacts"
 cd "$REPO_ROOT"

@@ -79,6 +79,23 @@ def session_state(when: datetime, calendar: TradingCalendar) -> str | None:
     return f"{local.strftime('%H:%M')} ICT is outside the sessions"
 
 
+def whole_market_tick(
+    mode: str,
+    when: datetime,
+    skip_reason: str | None,
+    context: dg.ScheduleEvaluationContext,
+    timescale: TimescaleResource,
+    market_data: MarketDataResource,
+) -> Iterator[dg.RunRequest] | dg.SkipReason:
+    """The run requests of a latest or close tick, or why there are none."""
+    if skip_reason:
+        return dg.SkipReason(skip_reason)
+    tickers = active_tickers_in_partition_order(context.instance, timescale)
+    if not tickers:
+        return dg.SkipReason("no active tickers yet: materialize `symbols` first")
+    return whole_market_requests(mode, when, tickers, TIMEFRAMES, market_data)
+
+
 @dg.schedule(
     cron_schedule=["*/5 9-11 * * 1-5", "*/5 13-14 * * 1-5", "0,5,10 15 * * 1-5"],
     execution_timezone=TZ,
@@ -91,13 +108,7 @@ def candles_latest_schedule(
     context: dg.ScheduleEvaluationContext, timescale: TimescaleResource, market_data: MarketDataResource
 ) -> Iterator[dg.RunRequest] | dg.SkipReason:
     when = context.scheduled_execution_time
-    reason = session_state(when, TradingCalendar())
-    if reason:
-        return dg.SkipReason(reason)
-    tickers = active_tickers_in_partition_order(context.instance, timescale)
-    if not tickers:
-        return dg.SkipReason("no active tickers yet: materialize `symbols` first")
-    return whole_market_requests("latest", when, tickers, TIMEFRAMES, market_data)
+    return whole_market_tick("latest", when, session_state(when, TradingCalendar()), context, timescale, market_data)
 
 
 @dg.schedule(
@@ -112,12 +123,8 @@ def candles_close_schedule(
 ) -> Iterator[dg.RunRequest] | dg.SkipReason:
     when = context.scheduled_execution_time
     local = when.astimezone(VN_TZ)
-    if not TradingCalendar().is_trading_day(local.date()):
-        return dg.SkipReason(f"{local.date()} is not a trading day")
-    tickers = active_tickers_in_partition_order(context.instance, timescale)
-    if not tickers:
-        return dg.SkipReason("no active tickers yet: materialize `symbols` first")
-    return whole_market_requests("close", when, tickers, TIMEFRAMES, market_data)
+    closed = None if TradingCalendar().is_trading_day(local.date()) else f"{local.date()} is not a trading day"
+    return whole_market_tick("close", when, closed, context, timescale, market_data)
 
 
 def gap_repairs(timescale: TimescaleResource, when: datetime) -> Iterator[tuple[str, Timeframe, str]]:
