@@ -58,10 +58,6 @@ class BarSeries:
         return BarSeries(self.source, self.ticker, self.tf, self.frame.loc[mask].reset_index(drop=True))
 
 
-def empty_frame() -> pd.DataFrame:
-    return pd.DataFrame({c: np.array([], dtype=np.int64 if c == "ts" else np.float64) for c in BAR_COLUMNS})
-
-
 def numeric_array(values: object, name: str, fail: BarValidationErrorFactory) -> npt.NDArray[np.float64]:
     if not isinstance(values, Sequence) or isinstance(values, str | bytes):
         raise fail(f"field '{name}' is {type(values).__name__}, not an array")

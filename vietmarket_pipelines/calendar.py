@@ -32,7 +32,7 @@ BAR_OPENS: dict[Timeframe, tuple[time, ...]] = {
 
 # The statutory solar holidays.  vn-market-calendar's closure list is dense only from 2018; for
 # earlier years these are the closures it misses that never move.  Lunar ones (Tết, Hùng Kings)
-# before 2018 come from the dates VNINDEX actually traded (see TradingCalendar.with_observed).
+# before 2018 come from the dates VNINDEX actually traded (pass them as `observed`).
 FIXED_HOLIDAYS = ((1, 1), (4, 30), (5, 1), (9, 2))
 DENSE_FROM_YEAR = 2018
 
@@ -57,9 +57,6 @@ class TradingCalendar:
             if days:
                 self._observed = days
                 self._observed_span = (min(days), max(days))
-
-    def with_observed(self, traded_dates: Iterable[date]) -> TradingCalendar:
-        return TradingCalendar(traded_dates)
 
     def rule_says_trading(self, d: date) -> bool:
         if d.weekday() >= 5 or d in _library_holidays():
@@ -103,13 +100,3 @@ class TradingCalendar:
             return ts_ms == daily_bar_ts(day) and self.is_trading_day(day)
         local = ts_to_vn(ts_ms)
         return local.timetz().replace(tzinfo=None) in BAR_OPENS[tf] and self.is_trading_day(local.date())
-
-    def in_session(self, instant: datetime) -> bool:
-        local = instant.astimezone(VN_TZ)
-        if not self.is_trading_day(local.date()):
-            return False
-        t = local.time()
-        return MORNING[0] <= t < MORNING[1] or AFTERNOON[0] <= t < AFTERNOON[1]
-
-    def session_date(self, instant: datetime) -> date:
-        return instant.astimezone(VN_TZ).date()

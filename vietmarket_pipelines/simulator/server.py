@@ -8,7 +8,7 @@ import math
 import threading
 import time
 from collections import Counter, deque
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -439,7 +439,3 @@ def start_in_thread(
     server = SimulatorServer((host, port), Simulator(SimulatedMarket(seed, now), book))
     threading.Thread(target=server.serve_forever, name="simulator", daemon=True).start()
     return server
-
-
-def default_now() -> datetime:
-    return datetime.now(UTC) - timedelta(seconds=1)

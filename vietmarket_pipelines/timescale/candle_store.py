@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -136,7 +137,8 @@ class CandleStore:
         finally:
             conn.close()
 
-    def _connect(self) -> psycopg2.extensions.connection:
+    def _connect(self, *, for_writing: bool = False) -> psycopg2.extensions.connection:
+        """A connection with retries; `for_writing` adds the staging table and prepared upserts."""
         try:
             for attempt in self._retrying("connect"):
                 with attempt:
@@ -147,6 +149,8 @@ class CandleStore:
                         options=f"-c statement_timeout={self.statement_timeout_ms}",
                         keepalives=1, keepalives_idle=10, keepalives_interval=5, keepalives_count=3,
                     )  # fmt: skip
+                    if not for_writing:
+                        return conn
                     with conn.cursor() as cur:
                         cur.execute(load_sql("create_staging.sql"))
                         # Planning these over a hypertable costs ~2 ms, more than running them on a
@@ -231,7 +235,7 @@ class CandleStore:
                     for attempt in self._retrying(f"write {s.ticker} {s.tf}"):
                         with attempt:
                             if conn is None or conn.closed:
-                                conn = self._connect()
+                                conn = self._connect(for_writing=True)
                             try:
                                 stats = self.write_series(conn, s)
                             except CONNECTION_ERRORS:
@@ -248,51 +252,34 @@ class CandleStore:
             if conn is not None and not conn.closed:
                 conn.close()
 
-    def newest_ts(self, tf: Timeframe, tickers: Sequence[str]) -> dict[str, int]:
-        for attempt in self._retrying("newest_ts"):
+    def _query(self, what: str, query: str | sql.Composable, params: dict[str, Any] | None = None) -> list[Any]:
+        """The rows of one read, on a fresh connection, retried when the database drops."""
+        for attempt in self._retrying(what):
             with attempt, self.connection() as conn, conn.cursor() as cur:
-                cur.execute(load_sql("newest_ts.sql"), {"tf": tf, "tickers": list(tickers)})
-                return {str(t): int(ts) for t, ts in cur.fetchall()}
+                cur.execute(query, params)
+                return cur.fetchall()
         raise AssertionError("unreachable")
 
+    def newest_ts(self, tf: Timeframe, tickers: Sequence[str]) -> dict[str, int]:
+        rows = self._query("newest_ts", load_sql("newest_ts.sql"), {"tf": tf, "tickers": list(tickers)})
+        return {str(t): int(ts) for t, ts in rows}
+
     def active_tickers(self) -> set[str]:
-        for attempt in self._retrying("active tickers"):
-            with attempt, self.connection() as conn, conn.cursor() as cur:
-                cur.execute(load_sql("active_tickers.sql"))
-                return {str(t) for (t,) in cur.fetchall()}
-        raise AssertionError("unreachable")
+        return {str(t) for (t,) in self._query("active tickers", load_sql("active_tickers.sql"))}
 
     def partition_row_counts(self, tf: Timeframe, tickers: Sequence[str]) -> dict[str, int]:
         query = sql.SQL(
             "SELECT t.ticker, (SELECT count(*) FROM {table} c WHERE c.ticker = t.ticker AND c.tf = %(tf)s) "
             "FROM unnest(%(tickers)s::text[]) AS t(ticker)"
         ).format(table=sql.Identifier(CANDLE_TABLES[tf]))
-        for attempt in self._retrying("row counts"):
-            with attempt, self.connection() as conn, conn.cursor() as cur:
-                cur.execute(query, {"tf": tf, "tickers": list(tickers)})
-                return {str(t): int(n) for t, n in cur.fetchall()}
-        raise AssertionError("unreachable")
+        rows = self._query("row counts", query, {"tf": tf, "tickers": list(tickers)})
+        return {str(t): int(n) for t, n in rows}
 
     def read_series(self, ticker: str, tf: Timeframe, start_ms: int = 0, end_ms: int = 2**62) -> pd.DataFrame:
-        for attempt in self._retrying(f"read {ticker} {tf}"):
-            with attempt, self.connection() as conn, conn.cursor() as cur:
-                cur.execute(
-                    table_sql("read_bars.sql", tf),
-                    {"ticker": ticker, "tf": tf, "start": start_ms, "end": end_ms},
-                )
-                rows = cur.fetchall()
-                frame = pd.DataFrame(rows, columns=["ts", "o", "h", "l", "c", "v", "source"])
-                return frame.astype(
-                    {
-                        "ts": "int64",
-                        "o": "float64",
-                        "h": "float64",
-                        "l": "float64",
-                        "c": "float64",
-                        "v": "float64",
-                    }
-                )
-        raise AssertionError("unreachable")
+        params = {"ticker": ticker, "tf": tf, "start": start_ms, "end": end_ms}
+        rows = self._query(f"read {ticker} {tf}", table_sql("read_bars.sql", tf), params)
+        frame = pd.DataFrame(rows, columns=["ts", "o", "h", "l", "c", "v", "source"])
+        return frame.astype({"ts": "int64", **dict.fromkeys(("o", "h", "l", "c", "v"), "float64")})
 
 
 def _first_line(exc: BaseException) -> str:
