@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup system timescaledb venv db run demo stop test lint typecheck bench lock
+.PHONY: help setup system timescaledb venv node db run demo stop test lint typecheck bench bench-api lock
 
 help:
 	@echo "make run    install what is missing, start TimescaleDB, Dagster and the History API"
@@ -10,6 +10,7 @@ help:
 	@echo "make demo   make run with every provider pointed at the local simulator, then a sample backfill"
 	@echo "make stop   stop what make run (or make demo) started"
 	@echo "make bench  benchmarks at full size"
+	@echo "make bench-api  the History API under wrk against its driver-only floor"
 
 system:
 	@bash scripts/install-system-packages.sh
@@ -20,10 +21,13 @@ timescaledb: system
 venv: system
 	@bash scripts/venv.sh
 
+node: system
+	@bash scripts/node-deps.sh
+
 db: timescaledb venv
 	@if [[ -n "$$VIETMARKET_EXTERNAL_DB" ]]; then bash scripts/external-db.sh; else bash scripts/db.sh start; fi
 
-setup: db
+setup: db node
 
 run: setup
 	@bash scripts/stack.sh start
@@ -48,6 +52,9 @@ test: setup lint typecheck
 
 bench: setup
 	@bash scripts/bench.sh
+
+bench-api: setup
+	@bash scripts/bench.sh api
 
 # Re-resolve the pinned set from setup.py in a scratch venv (needs PyPI).
 lock:

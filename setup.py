@@ -8,7 +8,11 @@ setup(
     description="VietMarket data platform: Dagster pipelines into TimescaleDB and the History API",
     python_requires=">=3.11,<3.13",
     packages=find_packages(include=["vietmarket_pipelines*", "history_api*"]),
-    package_data={"vietmarket_pipelines": ["**/*.sql"], "history_api": ["**/*.sql"]},
+    package_data={
+        "vietmarket_pipelines": ["**/*.sql"],
+        # The chart's lightweight-charts build comes from npm (history_api/chart/package.json) at set-up.
+        "history_api": ["**/*.sql", "chart/*.html", "chart/*.js", "chart/*.json"],
+    },
     install_requires=[
         # Dagster's release set moves in lockstep; see ../shared/reference/dagster-notes.md.
         "dagster==1.13.27",
@@ -22,6 +26,8 @@ setup(
         "msgspec>=0.18",
         "asyncpg>=0.29",
         "uvicorn[standard]>=0.30",
+        # The History API's per-key limits: sliding-window counters from a library made for it.
+        "limits>=5.0",
         # Provider politeness: retries with backoff and Retry-After, and a client-side rate limiter.
         "tenacity>=9.0",
         "pyrate-limiter>=4.0",
@@ -38,11 +44,16 @@ setup(
             "mypy>=1.11",
             "pandas-stubs",
             "types-psycopg2",
+            "asyncpg-stubs",
+            # History API: OpenAPI-driven fuzzing, and the chart page driven in the system Chromium.
+            "schemathesis>=4.0",
+            "playwright>=1.49",
         ],
     },
     entry_points={
         "console_scripts": [
             "vietmarket-db=vietmarket_pipelines.timescale.migrate:main",
+            "history-api=history_api.__main__:main",
         ],
     },
 )

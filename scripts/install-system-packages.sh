@@ -7,7 +7,9 @@ source "$(dirname "$0")/lib.sh"
 packages=(postgresql-15 postgresql-client-15 postgresql-server-dev-15 postgresql-contrib
   gcc make cmake dpkg-dev libssl-dev libkrb5-dev python3-venv ca-certificates curl
   # the end-to-end tests look at the UI in the system Chromium (never a downloaded browser)
-  chromium fonts-dejavu-core)
+  chromium fonts-dejavu-core
+  # the History API: the chart's npm package, and wrk for its load benchmark
+  nodejs wrk)
 # Extra groups requested by later steps, e.g. EXTRA_PACKAGES="wrk chromium".
 read -r -a extra <<<"${EXTRA_PACKAGES:-}"
 packages+=("${extra[@]}")
@@ -29,4 +31,9 @@ apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/vietmarket-
   || { tail -20 /tmp/vietmarket-apt.log; die "apt-get install failed for: ${missing[*]}"; }
 # Debian's postgresql package creates and starts a system cluster on 5432; the project runs its
 # own cluster and never touches that one, but it must not hold the project's port either.
+# Debian's own nodejs ships npm separately; NodeSource's includes it.
+if ! command -v npm >/dev/null; then
+  apt-get install -y -qq --no-install-recommends npm >/tmp/vietmarket-apt.log 2>&1 \
+    || { tail -20 /tmp/vietmarket-apt.log; die "apt-get install npm failed"; }
+fi
 log "system packages installed"

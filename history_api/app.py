@@ -1,0 +1,106 @@
+"""The app factory: routes, the lifespan that owns the pool, auth, rate limits, errors, compression and OpenAPI."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Router
+from litestar.config.compression import CompressionConfig
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+
+from history_api.auth import PUBLIC_PATHS, ApiKeyMiddleware, KeyRing, RateLimitMiddleware
+from history_api.db import Database
+from history_api.errors import EXCEPTION_HANDLERS
+from history_api.request_limits import QueryStringLimit
+from history_api.routes.candles import candles, latest
+from history_api.routes.chart import chart_asset, chart_page, chart_token
+from history_api.routes.health import healthz
+from history_api.routes.news import news_by_ticker, news_latest
+from history_api.routes.symbols import symbols
+from history_api.routes.udf import udf_config, udf_history, udf_search, udf_symbols, udf_time
+from history_api.settings import Settings
+
+API_VERSION = "1.0.0"
+
+
+def create_app(settings: Settings) -> Litestar:
+    db = Database(settings)
+
+    @asynccontextmanager
+    async def pool_lifespan(_: Litestar) -> AsyncIterator[None]:
+        await db.open()
+        try:
+            yield
+        finally:
+            await db.close()
+
+    def provide_db() -> Database:
+        return db
+
+    def provide_settings() -> Settings:
+        return settings
+
+    security_schemes: dict[str, Any] = {
+        "apiKey": SecurityScheme(type="apiKey", name="X-API-Key", security_scheme_in="header"),
+        "chartToken": SecurityScheme(type="http", scheme="bearer", description="From POST /chart-token."),
+    }
+    return Litestar(
+        route_handlers=[
+            healthz,
+            chart_page,
+            chart_asset,
+            Router(
+                "/",
+                route_handlers=[
+                    *(candles, latest, symbols, news_latest, news_by_ticker, chart_token),
+                    *(udf_config, udf_symbols, udf_search, udf_history, udf_time),
+                ],
+                security=[{"apiKey": []}, {"chartToken": []}],
+            ),
+        ],
+        lifespan=[pool_lifespan],
+        state=State({"keyring": KeyRing(settings.api_keys, settings.token_secret)}),
+        dependencies={
+            "db": Provide(provide_db, sync_to_thread=False),
+            "settings": Provide(provide_settings, sync_to_thread=False),
+        },
+        middleware=[
+            DefineMiddleware(QueryStringLimit, max_bytes=settings.max_query_string_bytes),
+            DefineMiddleware(ApiKeyMiddleware, exclude=list(PUBLIC_PATHS)),
+            DefineMiddleware(RateLimitMiddleware, item=settings.rate_limit_item()),
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+        compression_config=CompressionConfig(backend="gzip", minimum_size=1024, gzip_compress_level=5),
+        cors_config=CORSConfig(
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["X-API-Key", "Authorization", "If-None-Match"],
+            expose_headers=["ETag", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"],
+            max_age=600,
+        )
+        if settings.cors_origins
+        else None,
+        openapi_config=OpenAPIConfig(
+            title="VietMarket History API",
+            version=API_VERSION,
+            description="Deep OHLCV history of the Vietnamese market. ts is unix ms: 1d bars at 00:00 UTC of "
+            "the trading date, intraday bars at the UTC instant of the bar's open. Prices in thousands of VND "
+            "(indices in points).",
+            path="/schema",
+            components=Components(security_schemes=security_schemes),
+        ),
+        request_max_body_size=16 * 1024,
+        debug=False,
+    )
+
+
+def create_app_from_env() -> Litestar:
+    """The ASGI factory uvicorn workers call: `uvicorn --factory history_api.app:create_app_from_env`."""
+    return create_app(Settings.from_env())

@@ -1,0 +1,135 @@
+"""Who may call the API: API keys compared in constant time, short-lived chart tokens, and per-key rate limits."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from limits import RateLimitItem
+from limits.storage import MemoryStorage
+from limits.strategies import SlidingWindowCounterRateLimiter
+from litestar.connection import ASGIConnection
+from litestar.enums import ScopeType
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from history_api.asgi import send_error
+
+PUBLIC_PATHS = ("^/healthz$", "^/schema", "^/chart")
+
+
+def key_id(key: str) -> str:
+    """A non-secret name for a key: what logs and rate-limit buckets see instead of the key."""
+    return hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class Caller:
+    key_id: str
+    via: str  # "key" or "token"
+
+
+class KeyRing:
+    """The accepted keys, held as SHA-256 digests so every comparison is of equal length."""
+
+    def __init__(self, keys: tuple[str, ...], token_secret: bytes) -> None:
+        self._digests = [(hashlib.sha256(k.encode()).digest(), key_id(k)) for k in keys]
+        self._ids = {kid for _, kid in self._digests}
+        self._secret = token_secret
+
+    def match(self, presented: str) -> str | None:
+        digest = hashlib.sha256(presented.encode()).digest()
+        found: str | None = None
+        # No early exit: the time taken does not depend on which key (if any) matched.
+        for candidate, kid in self._digests:
+            if hmac.compare_digest(candidate, digest):
+                found = kid
+        return found
+
+    def issue_token(self, kid: str, ttl_s: int, now: float | None = None) -> tuple[str, int]:
+        """A token for the chart page: `<key id>.<expiry ms>.<signature>`; it names its key, never contains it."""
+        expires_ms = int(((now if now is not None else time.time()) + ttl_s) * 1000)
+        payload = f"{kid}.{expires_ms}"
+        return f"{payload}.{self._sign(payload)}", expires_ms
+
+    def verify_token(self, token: str, now: float | None = None) -> str | None:
+        parts = token.split(".")
+        if len(parts) != 3 or not parts[1].isdigit():
+            return None
+        kid, expires_ms, signature = parts
+        if not hmac.compare_digest(self._sign(f"{kid}.{expires_ms}"), signature):
+            return None
+        if int(expires_ms) <= (now if now is not None else time.time()) * 1000:
+            return None
+        # A token dies with its key: rotating a key out revokes the tokens it issued.
+        return kid if kid in self._ids else None
+
+    def _sign(self, payload: str) -> str:
+        mac = hmac.new(self._secret, payload.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+class Unauthorized(Exception):
+    """No valid X-API-Key header or chart token."""
+
+
+class ApiKeyMiddleware(AbstractAuthenticationMiddleware):
+    """Accepts `X-API-Key: <key>` or `Authorization: Bearer <chart token>`."""
+
+    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+        keyring: KeyRing = connection.app.state.keyring
+        presented = connection.headers.get("x-api-key")
+        if presented:
+            kid = keyring.match(presented)
+            if kid is not None:
+                return AuthenticationResult(user=Caller(kid, "key"), auth=kid)
+            raise Unauthorized
+        bearer = connection.headers.get("authorization", "")
+        if bearer[:7].lower() == "bearer ":
+            kid = keyring.verify_token(bearer[7:].strip())
+            if kid is not None:
+                return AuthenticationResult(user=Caller(kid, "token"), auth=kid)
+        raise Unauthorized
+
+
+class RateLimitMiddleware:
+    """A sliding-window limit per key id (from `limits`), with RateLimit-* headers and Retry-After on 429.
+
+    It runs after ApiKeyMiddleware, so anonymous requests never reach it and never share a bucket.
+    The counters live in this worker process.
+    """
+
+    def __init__(self, app: ASGIApp, item: RateLimitItem) -> None:
+        self.app = app
+        self.item = item
+        self.limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kid = scope.get("auth") if scope["type"] == ScopeType.HTTP else None
+        if not isinstance(kid, str):
+            await self.app(scope, receive, send)
+            return
+        allowed = self.limiter.hit(self.item, kid)
+        stats = self.limiter.get_window_stats(self.item, kid)
+        reset_s = max(0, int(stats.reset_time - time.time() + 0.999))
+        headers = [
+            (b"ratelimit-limit", str(self.item.amount).encode()),
+            (b"ratelimit-remaining", str(stats.remaining).encode()),
+            (b"ratelimit-reset", str(reset_s).encode()),
+            (b"ratelimit-policy", f"{self.item.amount};w={self.item.get_expiry()}".encode()),
+        ]
+        if not allowed:
+            retry = [(b"retry-after", str(max(1, reset_s)).encode()), *headers]
+            await send_error(send, 429, "rate_limited", f"limit {self.item} per key", retry)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *headers]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

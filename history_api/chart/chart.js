@@ -1,0 +1,122 @@
+// The History API's chart: candles and volume with infinite scroll through /candles paging.
+// The page source holds no key: a short-lived token arrives in the URL fragment (#token=...),
+// which browsers never send to a server, so it stays out of access logs and Referer headers.
+(function () {
+  "use strict";
+  const PAGE = 500;
+  // lightweight-charts draws times as UTC; intraday bars are shifted to Vietnam wall time for display.
+  const VN_OFFSET_S = 7 * 3600;
+  const params = new URLSearchParams(location.search);
+  const token = new URLSearchParams(location.hash.slice(1)).get("token") || sessionStorage.getItem("vm-token");
+  if (token) sessionStorage.setItem("vm-token", token);
+  history.replaceState(null, "", location.pathname + location.search);
+
+  const statusEl = document.getElementById("status");
+  const tickerEl = document.getElementById("ticker");
+  const tfEl = document.getElementById("tf");
+  const state = (window.__chartState = { pagesLoaded: 0, times: [], exhausted: false, errors: [] });
+
+  function say(text, isError) {
+    statusEl.textContent = text;
+    statusEl.className = isError ? "error" : "";
+    if (isError) state.errors.push(text);
+  }
+
+  async function api(path) {
+    const res = await fetch(path, { headers: { Authorization: "Bearer " + token } });
+    const body = await res.json().catch(() => ({ ok: false, error: "bad_json" }));
+    if (!res.ok || body.ok === false) throw new Error(body.error || "http_" + res.status);
+    return body;
+  }
+
+  const LC = window.LightweightCharts;
+  const chart = LC.createChart(document.getElementById("chart"), {
+    autoSize: true,
+    layout: { background: { color: "#ffffff" }, textColor: "#222" },
+    timeScale: { rightOffset: 4, timeVisible: true, secondsVisible: false },
+  });
+  const candles = chart.addSeries(LC.CandlestickSeries, {
+    upColor: "#26a69a", downColor: "#ef5350", borderVisible: false, wickUpColor: "#26a69a", wickDownColor: "#ef5350",
+  });
+  const volume = chart.addSeries(LC.HistogramSeries, { priceFormat: { type: "volume" }, priceScaleId: "" });
+  volume.priceScale().applyOptions({ scaleMargins: { top: 0.8, bottom: 0 } });
+
+  let bars = [];
+  let cursor = null;
+  let loading = false;
+  let generation = 0;
+
+  function toTime(ts, tf) {
+    return tf === "1d" ? ts / 1000 : ts / 1000 + VN_OFFSET_S;
+  }
+
+  async function loadOlder() {
+    if (loading || state.exhausted) return;
+    loading = true;
+    const gen = generation;
+    const ticker = tickerEl.value.trim().toUpperCase();
+    const tf = tfEl.value;
+    const q = new URLSearchParams({ ticker, tf, limit: String(PAGE) });
+    if (cursor !== null) q.set("beforeTs", String(cursor));
+    try {
+      say("loading…");
+      const page = await api("/candles?" + q);
+      if (gen !== generation) return;
+      const older = page.rows.slice().reverse().map((r) => ({ ...r, time: toTime(r.ts, tf) }));
+      bars = older.concat(bars);
+      candles.setData(bars.map((b) => ({ time: b.time, open: b.o, high: b.h, low: b.l, close: b.c })));
+      volume.setData(bars.map((b) => ({
+        time: b.time, value: b.v || 0, color: b.c >= b.o ? "rgba(38,166,154,0.5)" : "rgba(239,83,80,0.5)",
+      })));
+      cursor = page.nextBeforeTs;
+      state.exhausted = cursor === null;
+      state.pagesLoaded += 1;
+      state.times = bars.map((b) => b.ts);
+      say(`${ticker} ${tf}: ${bars.length} bars` + (state.exhausted ? " (all history)" : ""));
+    } catch (err) {
+      say("error: " + err.message, true);
+    } finally {
+      loading = false;
+    }
+  }
+
+  chart.timeScale().subscribeVisibleLogicalRangeChange((range) => {
+    // Fetch the next older page before the user reaches the left edge.
+    if (range && range.from < 50) loadOlder();
+  });
+
+  function reset() {
+    generation += 1;
+    bars = [];
+    cursor = null;
+    loading = false;
+    Object.assign(state, { pagesLoaded: 0, times: [], exhausted: false });
+    candles.setData([]);
+    volume.setData([]);
+    const q = new URLSearchParams({ ticker: tickerEl.value.trim().toUpperCase(), tf: tfEl.value });
+    history.replaceState(null, "", location.pathname + "?" + q);
+    loadOlder();
+  }
+
+  tickerEl.value = (params.get("ticker") || "VNINDEX").toUpperCase();
+  tfEl.value = ["1d", "1h", "15m"].includes(params.get("tf")) ? params.get("tf") : "1d";
+  tickerEl.addEventListener("change", reset);
+  tfEl.addEventListener("change", reset);
+
+  if (!token) {
+    say("no access token: open the chartUrl returned by POST /chart-token", true);
+    return;
+  }
+  api("/symbols?active=true")
+    .then((list) => {
+      const dl = document.getElementById("tickers");
+      for (const s of list.rows) {
+        const opt = document.createElement("option");
+        opt.value = s.ticker;
+        opt.label = [s.exchange, s.name].filter(Boolean).join(" · ");
+        dl.appendChild(opt);
+      }
+    })
+    .catch((err) => say("ticker list: " + err.message, true));
+  loadOlder();
+})();

@@ -1,0 +1,172 @@
+"""The API's response bodies as msgspec structs: the wire contract, and the OpenAPI document's source."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+
+class ErrorBody(msgspec.Struct, omit_defaults=True):
+    """Every non-2xx answer: a stable machine-readable `error`, and a human `detail` when useful."""
+
+    ok: bool
+    error: str
+    detail: str | None = None
+
+
+class Bar(msgspec.Struct, array_like=False):
+    """One OHLCV bar.  ts: unix ms; 1d = 00:00 UTC of the trading date, intraday = UTC instant of the bar open.
+
+    Prices are thousands of VND for stocks and points for indices; v is shares (index: reported volume).
+    """
+
+    ts: int
+    o: float
+    h: float
+    l: float  # noqa: E741  # the old contract's field name
+    c: float
+    v: float | None
+    source: str | None
+
+
+class CandlesPage(msgspec.Struct):
+    """A page of bars, newest first.  nextBeforeTs: pass it as beforeTs for the next older page; null at the start."""
+
+    ok: bool
+    ticker: str
+    tf: str
+    count: int
+    rows: list[Bar]
+    nextBeforeTs: int | None  # camelCase is the old contract
+
+
+class LatestBar(msgspec.Struct):
+    ticker: str
+    ts: int
+    o: float
+    h: float
+    l: float  # noqa: E741
+    c: float
+    v: float | None
+    source: str | None
+
+
+class LatestPage(msgspec.Struct):
+    ok: bool
+    tf: str
+    count: int
+    rows: list[LatestBar]
+
+
+class Symbol(msgspec.Struct):
+    ticker: str
+    name: str | None
+    exchange: str | None
+    kind: Literal["stock", "index"]
+    active: bool
+
+
+class SymbolList(msgspec.Struct):
+    ok: bool
+    count: int
+    rows: list[Symbol]
+
+
+class Article(msgspec.Struct):
+    """published_at: ISO 8601 in UTC; tickers: the linked symbols, most confident first."""
+
+    url: str
+    title: str | None
+    published_at: str
+    source: str
+    description: str | None
+    tickers: list[str]
+
+
+class NewsPage(msgspec.Struct):
+    """nextCursor: pass it as cursor for the next older page; null when there is none."""
+
+    ok: bool
+    count: int
+    rows: list[Article]
+    nextCursor: str | None
+
+
+class Health(msgspec.Struct):
+    ok: bool
+    db: Literal["ok"]
+    latestDailyTs: int | None
+
+
+class ChartToken(msgspec.Struct):
+    ok: bool
+    token: str
+    expiresAt: int  # unix ms
+    chartUrl: str
+
+
+# TradingView UDF: field names and shapes are TradingView's.
+
+
+class UdfConfig(msgspec.Struct):
+    supported_resolutions: list[str]
+    supports_search: bool
+    supports_group_request: bool
+    supports_marks: bool
+    supports_timescale_marks: bool
+    supports_time: bool
+    exchanges: list[dict[str, str]]
+    symbols_types: list[dict[str, str]]
+
+
+class UdfSymbol(msgspec.Struct):
+    name: str
+    ticker: str
+    description: str
+    type: str
+    session: str
+    timezone: str
+    exchange: str
+    listed_exchange: str
+    minmov: int
+    pricescale: int
+    has_intraday: bool
+    has_daily: bool
+    has_weekly_and_monthly: bool
+    supported_resolutions: list[str]
+    intraday_multipliers: list[str]
+    volume_precision: int
+    data_status: str
+    format: str = "price"
+
+
+class UdfSearchResult(msgspec.Struct):
+    symbol: str
+    full_name: str
+    description: str
+    exchange: str
+    ticker: str
+    type: str
+
+
+class UdfHistory(msgspec.Struct, omit_defaults=True):
+    """s = "ok" with ascending t (unix seconds) and OHLCV arrays.
+
+    s = "no_data" carries nextTime (seconds) when older bars exist.
+    """
+
+    s: Literal["ok", "no_data", "error"]
+    t: list[int] = msgspec.field(default_factory=list)
+    o: list[float] = msgspec.field(default_factory=list)
+    h: list[float] = msgspec.field(default_factory=list)
+    l: list[float] = msgspec.field(default_factory=list)  # noqa: E741
+    c: list[float] = msgspec.field(default_factory=list)
+    v: list[float] = msgspec.field(default_factory=list)
+    nextTime: int | None = None
+    errmsg: str | None = None
+
+
+class UdfError(msgspec.Struct):
+    s: Literal["error"]
+    errmsg: str

@@ -1,0 +1,33 @@
+"""The query parameters several routes share, declared once so validation and the OpenAPI document agree."""
+
+from __future__ import annotations
+
+from typing import Annotated, Final
+
+from litestar.params import QueryParameter
+
+from history_api.errors import invalid
+from vietmarket_pipelines.market import TICKER_PATTERN
+
+MAX_LIMIT: Final = 2000
+# Unix ms up to year 2286: wide enough for any bar, narrow enough to stay a 64-bit integer.
+MAX_TS_MS: Final = 9_999_999_999_999
+
+Ticker = Annotated[
+    str,
+    QueryParameter(
+        description="Ticker, e.g. VCB or VNINDEX; upper-cased before lookup.",
+        min_length=1,
+        max_length=12,
+        pattern=r"^[A-Za-z0-9]+$",
+    ),
+]
+Limit = Annotated[int, QueryParameter(description="Rows per page, 1..2000.", ge=1, le=MAX_LIMIT)]
+
+
+def ticker_of(raw: str) -> str:
+    ticker = raw.upper()
+    # QueryParameter(pattern=...) documents the rule; this enforces the one rule the database also checks.
+    if not TICKER_PATTERN.fullmatch(ticker):
+        raise invalid("ticker", f"{raw[:40]!r} is not a ticker (1-12 letters or digits)")
+    return ticker

@@ -1,0 +1,78 @@
+"""Deep candle history, the old contract's /candles, plus /latest from candles_latest."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, Response, get
+from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import QueryParameter
+
+from history_api.caching import json_page
+from history_api.db import Database, load_sql
+from history_api.errors import DATA_RESPONSES
+from history_api.models import Bar, CandlesPage, LatestBar, LatestPage
+from history_api.params import MAX_TS_MS, Limit, Ticker, ticker_of
+from history_api.settings import Settings
+from vietmarket_pipelines.market import BAR_MS, CANDLE_TABLES, Timeframe
+
+_PAGE_SQL = {tf: load_sql("candles_page.sql").format(table=table) for tf, table in CANDLE_TABLES.items()}
+_LATEST_SQL = load_sql("latest.sql")
+# A provider can still revise a bar shortly after it closes; only bars this far past their close
+# are treated as final for caching.
+_SETTLE_MS = 3_600_000
+_encoder = msgspec.json.Encoder()
+
+
+@get(
+    "/candles",
+    summary="A page of bars, newest first",
+    description="Bars with ts < beforeTs (unix ms), newest first. Follow nextBeforeTs for older pages; "
+    "it is null once history is exhausted. Pages of settled bars are cacheable (ETag, max-age).",
+    responses={200: ResponseSpec(CandlesPage, description="A page of bars."), **DATA_RESPONSES},
+    tags=["candles"],
+)
+async def candles(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Database],
+    settings: NamedDependency[Settings],
+    ticker: Ticker,
+    tf: Annotated[Timeframe, QueryParameter(description="Timeframe: 1d, 1h or 15m.")],
+    before_ts: Annotated[
+        int | None,
+        QueryParameter(
+            name="beforeTs", description="Exclusive upper bound, unix ms; omit for the newest page.", ge=0, le=MAX_TS_MS
+        ),
+    ] = None,
+    limit: Limit = 500,
+) -> Response[bytes]:
+    symbol = ticker_of(ticker)
+    records = await db.fetch(_PAGE_SQL[tf], symbol, tf, MAX_TS_MS if before_ts is None else before_ts, limit + 1)
+    more = len(records) > limit
+    rows = [Bar(r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in (records[:limit] if more else records)]
+    page = CandlesPage(
+        ok=True, ticker=symbol, tf=tf, count=len(rows), rows=rows, nextBeforeTs=rows[-1].ts if more else None
+    )
+    now_ms = time.time_ns() // 1_000_000
+    newest_end = rows[0].ts + BAR_MS[tf] if rows else (before_ts if before_ts is not None else now_ms)
+    settled = before_ts is not None and newest_end + _SETTLE_MS <= now_ms
+    return json_page(request, _encoder.encode(page), max_age_s=settings.past_page_max_age_s if settled else 0)
+
+
+@get(
+    "/latest",
+    summary="The newest bar of every ticker in one timeframe",
+    responses={200: ResponseSpec(LatestPage, description="Newest bars, most recent first."), **DATA_RESPONSES},
+    tags=["candles"],
+)
+async def latest(
+    db: NamedDependency[Database],
+    tf: Annotated[Timeframe, QueryParameter(description="Timeframe: 1d, 1h or 15m.")],
+    limit: Annotated[int, QueryParameter(description="Rows, 1..2000.", ge=1, le=2000)] = 2000,
+) -> LatestPage:
+    records = await db.fetch(_LATEST_SQL, tf, limit)
+    rows = [LatestBar(*r) for r in records]
+    return LatestPage(ok=True, tf=tf, count=len(rows), rows=rows)

@@ -1,0 +1,26 @@
+"""Liveness with a real database read; the runbook's db_unreachable path starts here."""
+
+from __future__ import annotations
+
+from litestar import get
+from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
+
+from history_api.db import Database, load_sql
+from history_api.errors import DB_ERRORS
+from history_api.models import Health
+
+_HEALTH_SQL = load_sql("health.sql")
+
+
+@get(
+    "/healthz",
+    summary="Service and database health (no key needed)",
+    responses={200: ResponseSpec(Health, description="Healthy."), **DB_ERRORS},
+    tags=["ops"],
+    security=[],
+    cache_control=None,
+)
+async def healthz(db: NamedDependency[Database]) -> Health:
+    record = await db.fetchrow(_HEALTH_SQL)
+    return Health(ok=True, db="ok", latestDailyTs=record[0] if record else None)

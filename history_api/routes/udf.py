@@ -1,0 +1,200 @@
+"""A TradingView UDF datafeed over the same tables: config, symbol info, search, history and time.
+
+Times on the wire are unix seconds, as UDF wants; `to` is exclusive, as TradingView's getBars says.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Final, Literal
+
+from litestar import MediaType, Response, get
+from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import QueryParameter
+
+from history_api.db import Database, load_sql
+from history_api.errors import BAD_REQUEST, DATA_RESPONSES, PROTECTED, invalid
+from history_api.models import UdfConfig, UdfError, UdfHistory, UdfSearchResult, UdfSymbol
+from history_api.params import ticker_of
+from vietmarket_pipelines.market import CANDLE_TABLES, EXCHANGES, Timeframe
+
+SESSION: Final = "0900-1130,1300-1500"
+TIMEZONE: Final = "Asia/Ho_Chi_Minh"
+# Prices are thousands of VND with a 10-VND tick (0.01), indices are points to two decimals.
+PRICESCALE: Final = 100
+SUPPORTED_RESOLUTIONS: Final = ["15", "60", "D", "W", "M"]
+NATIVE: Final[dict[str, Timeframe]] = {"15": "15m", "60": "1h", "1H": "1h", "D": "1d", "1D": "1d"}
+BUCKETED: Final[dict[str, tuple[str, int]]] = {
+    "W": ("1 week", 7),
+    "1W": ("1 week", 7),
+    "M": ("1 month", 31),
+    "1M": ("1 month", 31),
+}
+INDEX_EXCHANGE: Final = {"VNINDEX": "HOSE", "VN30": "HOSE", "HNXINDEX": "HNX", "UPCOMINDEX": "UPCOM"}
+MAX_BARS: Final = 5000
+DAY_MS: Final = 86_400_000
+MAX_SECONDS: Final = 9_999_999_999
+
+_RANGE_SQL = {tf: load_sql("candles_range.sql").format(table=t) for tf, t in CANDLE_TABLES.items()}
+_PAGE_SQL = {tf: load_sql("candles_page.sql").format(table=t) for tf, t in CANDLE_TABLES.items()}
+_BEFORE_SQL = {tf: load_sql("candles_before.sql").format(table=t) for tf, t in CANDLE_TABLES.items()}
+_BUCKETED_SQL = load_sql("candles_bucketed.sql")
+_SYMBOL_SQL = load_sql("symbol.sql")
+_SEARCH_SQL = load_sql("symbol_search.sql")
+
+Seconds = Annotated[int, QueryParameter(ge=0, le=MAX_SECONDS)]
+
+
+def _symbol_name(raw: str) -> str:
+    # TradingView sends EXCHANGE:TICKER once a symbol has been resolved.
+    return ticker_of(raw.rsplit(":", 1)[-1])
+
+
+@get("/udf/config", summary="UDF datafeed configuration", responses=PROTECTED, tags=["udf"])
+async def udf_config() -> UdfConfig:
+    return UdfConfig(
+        supported_resolutions=SUPPORTED_RESOLUTIONS,
+        supports_search=True,
+        supports_group_request=False,
+        supports_marks=False,
+        supports_timescale_marks=False,
+        supports_time=True,
+        exchanges=[{"value": "", "name": "All", "desc": ""}] + [{"value": e, "name": e, "desc": e} for e in EXCHANGES],
+        symbols_types=[
+            {"name": "All", "value": ""},
+            {"name": "Stock", "value": "stock"},
+            {"name": "Index", "value": "index"},
+        ],
+    )
+
+
+@get(
+    "/udf/symbols",
+    summary="UDF symbol info",
+    responses={404: ResponseSpec(UdfError, description="Unknown symbol."), **DATA_RESPONSES},
+    tags=["udf"],
+)
+async def udf_symbols(
+    db: NamedDependency[Database], symbol: Annotated[str, QueryParameter(min_length=1, max_length=40)]
+) -> UdfSymbol | Response[UdfError]:
+    ticker = _symbol_name(symbol)
+    record = await db.fetchrow(_SYMBOL_SQL, ticker)
+    if record is None:
+        return Response(UdfError(s="error", errmsg="unknown_symbol"), status_code=404)
+    kind = record["kind"]
+    exchange = record["exchange"] or INDEX_EXCHANGE.get(ticker, "")
+    return UdfSymbol(
+        name=ticker,
+        ticker=ticker,
+        description=record["name"] or ticker,
+        type=kind,
+        session=SESSION,
+        timezone=TIMEZONE,
+        exchange=exchange,
+        listed_exchange=exchange,
+        minmov=1,
+        pricescale=PRICESCALE,
+        has_intraday=True,
+        has_daily=True,
+        has_weekly_and_monthly=True,
+        supported_resolutions=SUPPORTED_RESOLUTIONS,
+        intraday_multipliers=["15", "60"],
+        volume_precision=0,
+        data_status="delayed_streaming",
+    )
+
+
+@get("/udf/search", summary="UDF symbol search", responses=DATA_RESPONSES, tags=["udf"])
+async def udf_search(
+    db: NamedDependency[Database],
+    text: Annotated[
+        str, QueryParameter(name="query", description="Ticker prefix or part of a name.", max_length=40)
+    ] = "",
+    limit: Annotated[int, QueryParameter(ge=1, le=100)] = 30,
+    type: Annotated[Literal["", "stock", "index"], QueryParameter(description="stock or index; empty for all.")] = "",
+    exchange: Annotated[Literal["", "HOSE", "HNX", "UPCOM"], QueryParameter(description="Empty for all.")] = "",
+) -> list[UdfSearchResult]:
+    records = await db.fetch(_SEARCH_SQL, text.strip(), exchange or None, type or None, limit)
+    results = []
+    for r in records:
+        exch = r["exchange"] or INDEX_EXCHANGE.get(r["ticker"], "")
+        results.append(
+            UdfSearchResult(
+                symbol=r["ticker"],
+                full_name=f"{exch}:{r['ticker']}" if exch else r["ticker"],
+                description=r["name"] or r["ticker"],
+                exchange=exch,
+                ticker=r["ticker"],
+                type=r["kind"],
+            )
+        )
+    return results
+
+
+@get(
+    "/udf/history",
+    summary="UDF bars: ascending, t in unix seconds",
+    description="Bars with from <= t < to, or the countback newest bars before to. "
+    "W and M are aggregated from 1d, each stamped with its first trading date.",
+    responses={200: ResponseSpec(UdfHistory, description="s is ok, or no_data with nextTime."), **DATA_RESPONSES},
+    tags=["udf"],
+)
+async def udf_history(
+    db: NamedDependency[Database],
+    symbol: Annotated[str, QueryParameter(min_length=1, max_length=40)],
+    resolution: Annotated[str, QueryParameter(description="15, 60, D, W or M.", max_length=4)],
+    from_: Annotated[Seconds, QueryParameter(name="from", description="Leftmost bar time, inclusive, unix s.")],
+    to: Annotated[Seconds, QueryParameter(description="Rightmost bound, exclusive, unix s.")],
+    countback: Annotated[
+        int | None, QueryParameter(description="Newest N bars before to; overrides from.", ge=1, le=MAX_BARS)
+    ] = None,
+) -> UdfHistory:
+    ticker = _symbol_name(symbol)
+    from_ms, to_ms = from_ * 1000, to * 1000
+    if resolution in BUCKETED:
+        interval, span_days = BUCKETED[resolution]
+        span_ms = span_days * DAY_MS
+        count = countback or MAX_BARS
+        lo = max(0, to_ms - (count + 2) * span_ms) if countback else max(0, from_ms - span_ms)
+        # Only buckets that start at least one span after the lower bound are whole.
+        first_t = lo + span_ms if countback else from_ms
+        records = await db.fetch(_BUCKETED_SQL, ticker, lo, to_ms + span_ms, interval, first_t, to_ms, count)
+        tf: Timeframe = "1d"
+    elif resolution in NATIVE:
+        tf = NATIVE[resolution]
+        if countback:
+            records = await db.fetch(_PAGE_SQL[tf], ticker, tf, to_ms, countback)
+        else:
+            records = await db.fetch(_RANGE_SQL[tf], ticker, tf, from_ms, to_ms, MAX_BARS)
+    else:
+        raise invalid("resolution", f"{resolution!r} is not one of {', '.join(SUPPORTED_RESOLUTIONS)}")
+
+    if not records:
+        if countback:
+            return UdfHistory(s="no_data")
+        # Where the chart should look next: the newest bar before the empty range.
+        before = await db.fetchrow(_BEFORE_SQL[tf], ticker, tf, from_ms)
+        next_ms = before[0] if before else None
+        return UdfHistory(s="no_data", nextTime=next_ms // 1000 if next_ms is not None else None)
+    bars = list(reversed(records))
+    return UdfHistory(
+        s="ok",
+        t=[r["ts"] // 1000 for r in bars],
+        o=[r["o"] for r in bars],
+        h=[r["h"] for r in bars],
+        l=[r["l"] for r in bars],
+        c=[r["c"] for r in bars],
+        v=[r["v"] or 0.0 for r in bars],
+    )
+
+
+@get(
+    "/udf/time",
+    summary="Server time, unix seconds, as plain text",
+    media_type=MediaType.TEXT,
+    responses={**PROTECTED, **BAD_REQUEST},
+    tags=["udf"],
+)
+async def udf_time() -> str:
+    return str(int(time.time()))

@@ -1,0 +1,1 @@
+SELECT ticker, name, exchange, kind, active FROM symbols WHERE ticker = $1
