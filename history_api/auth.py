@@ -19,7 +19,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from history_api.asgi import send_error
 
-PUBLIC_PATHS = ("^/healthz$", "^/schema", "^/chart")
+PUBLIC_PATHS = ("^/healthz$", "^/schema(/|$)", "^/chart$", "^/chart/assets/")
 
 
 def key_id(key: str) -> str:
@@ -38,8 +38,8 @@ class KeyRing:
 
     def __init__(self, keys: tuple[str, ...], token_secret: bytes) -> None:
         self._digests = [(hashlib.sha256(k.encode()).digest(), key_id(k)) for k in keys]
-        self._ids = {kid for _, kid in self._digests}
-        self._secret = token_secret
+        # Each key signs its own tokens, so rotating one key out revokes its tokens and no others.
+        self._signing = {kid: hmac.new(token_secret, digest, hashlib.sha256).digest() for digest, kid in self._digests}
 
     def match(self, presented: str) -> str | None:
         digest = hashlib.sha256(presented.encode()).digest()
@@ -54,22 +54,23 @@ class KeyRing:
         """A token for the chart page: `<key id>.<expiry ms>.<signature>`; it names its key, never contains it."""
         expires_ms = int(((now if now is not None else time.time()) + ttl_s) * 1000)
         payload = f"{kid}.{expires_ms}"
-        return f"{payload}.{self._sign(payload)}", expires_ms
+        return f"{payload}.{self._sign(kid, payload)}", expires_ms
 
     def verify_token(self, token: str, now: float | None = None) -> str | None:
         parts = token.split(".")
         if len(parts) != 3 or not parts[1].isdigit():
             return None
         kid, expires_ms, signature = parts
-        if not hmac.compare_digest(self._sign(f"{kid}.{expires_ms}"), signature):
+        if kid not in self._signing:
+            return None
+        if not hmac.compare_digest(self._sign(kid, f"{kid}.{expires_ms}"), signature):
             return None
         if int(expires_ms) <= (now if now is not None else time.time()) * 1000:
             return None
-        # A token dies with its key: rotating a key out revokes the tokens it issued.
-        return kid if kid in self._ids else None
+        return kid
 
-    def _sign(self, payload: str) -> str:
-        mac = hmac.new(self._secret, payload.encode(), hashlib.sha256).digest()
+    def _sign(self, kid: str, payload: str) -> str:
+        mac = hmac.new(self._signing[kid], payload.encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
 

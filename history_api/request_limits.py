@@ -1,4 +1,4 @@
-"""Refuses oversized query strings before any parsing: every parameter this API takes is short."""
+"""Refuses oversized query strings, and NUL bytes no database text can hold, before any parsing."""
 
 from __future__ import annotations
 
@@ -13,7 +13,12 @@ class QueryStringLimit:
         self.app, self.max_bytes = app, max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == ScopeType.HTTP and len(scope["query_string"]) > self.max_bytes:
-            await send_error(send, 414, "uri_too_long", f"the query string is over {self.max_bytes} bytes")
-            return
+        if scope["type"] == ScopeType.HTTP:
+            query = scope["query_string"]
+            if len(query) > self.max_bytes:
+                await send_error(send, 414, "uri_too_long", f"the query string is over {self.max_bytes} bytes")
+                return
+            if b"%00" in query or b"\x00" in query:
+                await send_error(send, 400, "invalid_request", "the query string holds a NUL byte (%00)")
+                return
         await self.app(scope, receive, send)

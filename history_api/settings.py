@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -80,9 +78,9 @@ class Settings:
         except ValueError as exc:
             raise SettingsError(f"HISTORY_API_RATE_LIMIT={self.rate_limit!r} is not like '1200/minute'") from exc
         if not self.token_secret:
-            # Without an explicit secret, tokens are bound to the key set: rotating keys revokes them.
-            derived = hmac.new(b"history-api chart tokens", "\n".join(sorted(self.api_keys)).encode(), hashlib.sha256)
-            object.__setattr__(self, "token_secret", derived.digest())
+            # Tokens are signed with a secret derived from their own key (see KeyRing); this constant
+            # only separates that use of the key from any other.
+            object.__setattr__(self, "token_secret", b"history-api chart tokens")
 
     def rate_limit_item(self) -> RateLimitItem:
         return parse(self.rate_limit)

@@ -68,6 +68,14 @@ start() {
   launch dagster-webserver "$DAGSTER_PORT" "$VENV/bin/dagster-webserver" -h 127.0.0.1 -p "$DAGSTER_PORT" -w workspace.yaml
   launch dagster-daemon "" "$VENV/bin/dagster-daemon" run -w workspace.yaml
   if [[ -f "$REPO_ROOT/history_api/__main__.py" ]]; then
+    # A local key file unless the caller brought keys: the service refuses to run without one.
+    if [[ -z "${HISTORY_API_KEYS:-}${API_KEY:-}${HISTORY_API_KEYS_FILE:-}" ]]; then
+      export HISTORY_API_KEYS_FILE="$VM_DATA_DIR/history-api.keys"
+      if [[ ! -s "$HISTORY_API_KEYS_FILE" ]]; then
+        (umask 077 && "$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(32))' >"$HISTORY_API_KEYS_FILE")
+        log "generated a local History API key in $HISTORY_API_KEYS_FILE (git-ignored, mode 600)"
+      fi
+    fi
     HISTORY_API_PG_URL="${HISTORY_API_PG_URL:-}" PORT="$HISTORY_API_PORT" \
       launch history-api "$HISTORY_API_PORT" "$VENV/bin/python" -m history_api
   fi
@@ -76,7 +84,7 @@ start() {
   log "Dagster UI:   http://127.0.0.1:${DAGSTER_PORT}"
   if alive history-api; then
     wait_http history-api "http://127.0.0.1:${HISTORY_API_PORT}/healthz"
-    log "History API:  http://127.0.0.1:${HISTORY_API_PORT}  (OpenAPI: /schema)"
+    log "History API:  http://127.0.0.1:${HISTORY_API_PORT}  (OpenAPI: /schema; key: ${HISTORY_API_KEYS_FILE:-from your environment})"
   fi
   log "TimescaleDB:  $(redact "$VIETMARKET_PG_URL")"
   log "logs in $LOG_DIR; stop everything with: make stop"

@@ -33,7 +33,7 @@
   const chart = LC.createChart(document.getElementById("chart"), {
     autoSize: true,
     layout: { background: { color: "#ffffff" }, textColor: "#222" },
-    timeScale: { rightOffset: 4, timeVisible: true, secondsVisible: false },
+    timeScale: { rightOffset: 4, timeVisible: false, secondsVisible: false },
   });
   const candles = chart.addSeries(LC.CandlestickSeries, {
     upColor: "#26a69a", downColor: "#ef5350", borderVisible: false, wickUpColor: "#26a69a", wickDownColor: "#ef5350",
@@ -86,6 +86,7 @@
   });
 
   function reset() {
+    if (!token) return;
     generation += 1;
     bars = [];
     cursor = null;
@@ -95,6 +96,8 @@
     volume.setData([]);
     const q = new URLSearchParams({ ticker: tickerEl.value.trim().toUpperCase(), tf: tfEl.value });
     history.replaceState(null, "", location.pathname + "?" + q);
+    // Daily bars are dates; only intraday charts need a clock on the time axis.
+    chart.applyOptions({ timeScale: { timeVisible: tfEl.value !== "1d" } });
     loadOlder();
   }
 
@@ -107,6 +110,7 @@
     say("no access token: open the chartUrl returned by POST /chart-token", true);
     return;
   }
+  chart.applyOptions({ timeScale: { timeVisible: tfEl.value !== "1d" } });
   api("/symbols?active=true")
     .then((list) => {
       const dl = document.getElementById("tickers");

@@ -44,7 +44,12 @@ async def candles(
     before_ts: Annotated[
         int | None,
         QueryParameter(
-            name="beforeTs", description="Exclusive upper bound, unix ms; omit for the newest page.", ge=0, le=MAX_TS_MS
+            name="beforeTs",
+            description="Exclusive upper bound, unix ms; omit for the newest page.",
+            ge=0,
+            le=MAX_TS_MS,
+            # Litestar leaves a zero bound out of an optional parameter's schema; state it outright.
+            schema_extra={"minimum": 0},
         ),
     ] = None,
     limit: Limit = 500,

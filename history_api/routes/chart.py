@@ -11,7 +11,7 @@ from litestar import MediaType, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 
-from history_api.auth import Caller, KeyRing
+from history_api.auth import Caller, KeyRing, Unauthorized
 from history_api.errors import PROTECTED, ApiError
 from history_api.models import ChartToken
 from history_api.params import Ticker, ticker_of
@@ -79,6 +79,9 @@ async def chart_token(
     tf: Timeframe = "1d",
 ) -> ChartToken:
     keyring: KeyRing = request.app.state.keyring
+    # Tokens come from keys only: a token that could mint tokens would never expire.
+    if request.user.via != "key":
+        raise Unauthorized
     symbol = ticker_of(ticker)
     token, expires_ms = keyring.issue_token(request.user.key_id, settings.chart_token_ttl_s)
     url = f"/chart?{urlencode({'ticker': symbol, 'tf': tf})}#token={token}"

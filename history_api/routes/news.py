@@ -25,7 +25,12 @@ _MICROSECOND = timedelta(microseconds=1)
 
 NewsLimit = Annotated[int, QueryParameter(description="Articles per page, 1..200.", ge=1, le=200)]
 Cursor = Annotated[
-    str | None, QueryParameter(description="nextCursor from the previous page; omit for the newest.", max_length=2048)
+    str | None,
+    QueryParameter(
+        description="nextCursor from the previous page; omit for the newest.",
+        max_length=2048,
+        pattern=r"^[A-Za-z0-9_-]+$",
+    ),
 ]
 
 

@@ -14,7 +14,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import QueryParameter
 
 from history_api.db import Database, load_sql
-from history_api.errors import BAD_REQUEST, DATA_RESPONSES, PROTECTED, invalid
+from history_api.errors import BAD_REQUEST, DATA_RESPONSES, PROTECTED
 from history_api.models import UdfConfig, UdfError, UdfHistory, UdfSearchResult, UdfSymbol
 from history_api.params import ticker_of
 from vietmarket_pipelines.market import CANDLE_TABLES, EXCHANGES, Timeframe
@@ -32,7 +32,17 @@ BUCKETED: Final[dict[str, tuple[str, int]]] = {
     "1M": ("1 month", 31),
 }
 INDEX_EXCHANGE: Final = {"VNINDEX": "HOSE", "VN30": "HOSE", "HNXINDEX": "HNX", "UPCOMINDEX": "UPCOM"}
+Resolution = Literal["15", "60", "1H", "D", "1D", "W", "1W", "M", "1M"]
 MAX_BARS: Final = 5000
+UdfSymbolName = Annotated[
+    str,
+    QueryParameter(
+        description="TICKER or EXCHANGE:TICKER, as TradingView sends it.",
+        min_length=1,
+        max_length=20,
+        pattern=r"^([A-Za-z]{1,6}:)?[A-Za-z0-9]{1,12}$",
+    ),
+]
 DAY_MS: Final = 86_400_000
 MAX_SECONDS: Final = 9_999_999_999
 
@@ -42,8 +52,6 @@ _BEFORE_SQL = {tf: load_sql("candles_before.sql").format(table=t) for tf, t in C
 _BUCKETED_SQL = load_sql("candles_bucketed.sql")
 _SYMBOL_SQL = load_sql("symbol.sql")
 _SEARCH_SQL = load_sql("symbol_search.sql")
-
-Seconds = Annotated[int, QueryParameter(ge=0, le=MAX_SECONDS)]
 
 
 def _symbol_name(raw: str) -> str:
@@ -75,9 +83,7 @@ async def udf_config() -> UdfConfig:
     responses={404: ResponseSpec(UdfError, description="Unknown symbol."), **DATA_RESPONSES},
     tags=["udf"],
 )
-async def udf_symbols(
-    db: NamedDependency[Database], symbol: Annotated[str, QueryParameter(min_length=1, max_length=40)]
-) -> UdfSymbol | Response[UdfError]:
+async def udf_symbols(db: NamedDependency[Database], symbol: UdfSymbolName) -> UdfSymbol | Response[UdfError]:
     ticker = _symbol_name(symbol)
     record = await db.fetchrow(_SYMBOL_SQL, ticker)
     if record is None:
@@ -109,7 +115,14 @@ async def udf_symbols(
 async def udf_search(
     db: NamedDependency[Database],
     text: Annotated[
-        str, QueryParameter(name="query", description="Ticker prefix or part of a name.", max_length=40)
+        str,
+        QueryParameter(
+            name="query",
+            description="Ticker prefix or part of a name.",
+            max_length=40,
+            # Postgres text cannot hold NUL, and no name has control characters.
+            pattern=r"^[^\x00-\x1f\x7f]*$",
+        ),
     ] = "",
     limit: Annotated[int, QueryParameter(ge=1, le=100)] = 30,
     type: Annotated[Literal["", "stock", "index"], QueryParameter(description="stock or index; empty for all.")] = "",
@@ -142,10 +155,12 @@ async def udf_search(
 )
 async def udf_history(
     db: NamedDependency[Database],
-    symbol: Annotated[str, QueryParameter(min_length=1, max_length=40)],
-    resolution: Annotated[str, QueryParameter(description="15, 60, D, W or M.", max_length=4)],
-    from_: Annotated[Seconds, QueryParameter(name="from", description="Leftmost bar time, inclusive, unix s.")],
-    to: Annotated[Seconds, QueryParameter(description="Rightmost bound, exclusive, unix s.")],
+    symbol: UdfSymbolName,
+    resolution: Annotated[Resolution, QueryParameter(description="15, 60, D, W or M (1H, 1D, 1W, 1M also).")],
+    from_: Annotated[
+        int, QueryParameter(name="from", description="Leftmost bar time, inclusive, unix s.", ge=0, le=MAX_SECONDS)
+    ],
+    to: Annotated[int, QueryParameter(description="Rightmost bound, exclusive, unix s.", ge=0, le=MAX_SECONDS)],
     countback: Annotated[
         int | None, QueryParameter(description="Newest N bars before to; overrides from.", ge=1, le=MAX_BARS)
     ] = None,
@@ -161,14 +176,12 @@ async def udf_history(
         first_t = lo + span_ms if countback else from_ms
         records = await db.fetch(_BUCKETED_SQL, ticker, lo, to_ms + span_ms, interval, first_t, to_ms, count)
         tf: Timeframe = "1d"
-    elif resolution in NATIVE:
+    else:
         tf = NATIVE[resolution]
         if countback:
             records = await db.fetch(_PAGE_SQL[tf], ticker, tf, to_ms, countback)
         else:
             records = await db.fetch(_RANGE_SQL[tf], ticker, tf, from_ms, to_ms, MAX_BARS)
-    else:
-        raise invalid("resolution", f"{resolution!r} is not one of {', '.join(SUPPORTED_RESOLUTIONS)}")
 
     if not records:
         if countback:

@@ -10,7 +10,7 @@ WITH days AS (
 buckets AS (
   SELECT min(ts) AS t, first(o, ts) AS o, max(h) AS h, min(l) AS l, last(c, ts) AS c, sum(v) AS v
   FROM days
-  GROUP BY time_bucket($4::interval, trading_date)
+  GROUP BY time_bucket($4::text::interval, trading_date)
 )
 SELECT t AS ts, o, h, l, c, v
 FROM buckets

@@ -30,17 +30,17 @@ OTHER_KEY = "test-key-" + "b" * 24
 LEGACY_KEY = "legacy-key-" + "c" * 24
 
 # The seeded market: VCB's daily history on every weekday from 2014 to the simulated "today",
-# with 2026-02-16..20 (Tet) missing, so weekly bars have a holiday-shaped hole.
+# closed on Tet 2026 (a whole week) and on National Day 2025 (Monday 1 and Tuesday 2 September).
 FIRST_DAY = date(2014, 1, 2)
 LAST_DAY = date(2026, 2, 13)
-TET = {date(2026, 2, 16) + timedelta(days=i) for i in range(5)}
+HOLIDAYS = {date(2026, 2, 16) + timedelta(days=i) for i in range(5)} | {date(2025, 9, 1), date(2025, 9, 2)}
 HOURLY_OPENS = [(9, 0), (10, 0), (11, 0), (13, 0), (14, 0)]
 
 
 def trading_days(first: date = FIRST_DAY, last: date = LAST_DAY) -> list[date]:
     days, d = [], first
     while d <= last:
-        if d.weekday() < 5 and d not in TET:
+        if d.weekday() < 5 and d not in HOLIDAYS:
             days.append(d)
         d += timedelta(days=1)
     return days

@@ -2,70 +2,24 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg2
 import pytest
 
+from tests.clusters import ThrowawayCluster
 from vietmarket_pipelines.timescale.migrate import migrate
-
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def as_cluster_owner(args: list[str]) -> list[str]:
-    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
 
 
 @pytest.fixture
 def cluster_without_timescaledb() -> Iterator[str]:
     """A throwaway cluster whose shared_preload_libraries lacks timescaledb."""
-    root = Path(tempfile.mkdtemp(prefix="vm-plain-pg-"))
-    data = root / "data"
-    port = free_port()
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres", "postgres")
+    cluster = ThrowawayCluster(timescaledb=False)
     try:
-        subprocess.run(
-            as_cluster_owner([str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"]),
-            check=True,
-            capture_output=True,
-        )
-        subprocess.run(
-            as_cluster_owner(
-                [
-                    str(PG_BIN / "pg_ctl"),
-                    "-D",
-                    str(data),
-                    "-w",
-                    "-o",
-                    f"-p {port} -k {root} -c listen_addresses=127.0.0.1",
-                    "-l",
-                    str(root / "log"),
-                    "start",
-                ]
-            ),
-            check=True,
-            capture_output=True,
-        )
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        cluster.start()
+        yield cluster.url()
     finally:
-        subprocess.run(
-            as_cluster_owner([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
-            capture_output=True,
-        )
-        shutil.rmtree(root, ignore_errors=True)
+        cluster.destroy()
 
 
 def test_schema_applies_as_plain_tables_with_a_notice(cluster_without_timescaledb: str) -> None:
