@@ -65,10 +65,12 @@ def admin_connect(url: str, dbname: str) -> psycopg2.extensions.connection:
 
 
 def load_market(conn: psycopg2.extensions.connection, tickers: int, daily_years: int, intraday_years: int) -> None:
+    """Synthetic bars for tickers T0001..; intraday_years = 0 loads daily bars only."""
     with conn.cursor() as cur:
         # A bulk load of a benchmark fixture; candles_latest is filled once at the end instead.
         cur.execute("SET session_replication_role = replica")
-        for tf, years in (("1d", daily_years), ("1h", intraday_years), ("15m", intraday_years)):
+        spans = [("1d", daily_years), ("1h", intraday_years), ("15m", intraday_years)]
+        for tf, years in (span for span in spans if span[1] > 0):
             offsets = "ARRAY[" + ",".join(str(o) for o in SESSION_OFFSETS[tf]) + "]::bigint[]"
             started = time.perf_counter()
             batch = max(1, 4_000_000 // (260 * years * len(SESSION_OFFSETS[tf])))

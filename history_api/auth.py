@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from limits import RateLimitItem
-from limits.storage import MemoryStorage
-from limits.strategies import SlidingWindowCounterRateLimiter
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from litestar.connection import ASGIConnection
 from litestar.enums import ScopeType
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
@@ -114,8 +114,8 @@ class RateLimitMiddleware:
         if not isinstance(kid, str):
             await self.app(scope, receive, send)
             return
-        allowed = self.limiter.hit(self.item, kid)
-        stats = self.limiter.get_window_stats(self.item, kid)
+        allowed = await self.limiter.hit(self.item, kid)
+        stats = await self.limiter.get_window_stats(self.item, kid)
         reset_s = max(0, int(stats.reset_time - time.time() + 0.999))
         headers = [
             (b"ratelimit-limit", str(self.item.amount).encode()),

@@ -41,6 +41,17 @@ class CandlesPage(msgspec.Struct):
     nextBeforeTs: int | None  # camelCase is the old contract
 
 
+class CandlesPageWire(msgspec.Struct):
+    """CandlesPage as sent: the rows arrive from Postgres as ready JSON and are embedded as they are."""
+
+    ok: bool
+    ticker: str
+    tf: str
+    count: int
+    rows: msgspec.Raw
+    nextBeforeTs: int | None
+
+
 class LatestBar(msgspec.Struct):
     ticker: str
     ts: int

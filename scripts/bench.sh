@@ -5,6 +5,10 @@ source "$(dirname "$0")/lib.sh"
 load_stack_env
 cd "$REPO_ROOT"
 mkdir -p artifacts
+if [[ "${1:-}" == "api" ]]; then
+  log "History API: /candles?limit=500 under wrk at 64 connections vs the asyncpg-only floor"
+  exec "$VENV/bin/python" -m benchmarks.history_api --json artifacts/bench-api.json
+fi
 log "write path: 2M bars, upsert vs raw COPY vs the old execute_values upsert"
 "$VENV/bin/python" -m benchmarks.write_path --json artifacts/bench-write.json
 log "whole market through Dagster: daily backfill and one latest tick against the simulator"

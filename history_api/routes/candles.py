@@ -14,7 +14,7 @@ from litestar.params import QueryParameter
 from history_api.caching import json_page
 from history_api.db import Database, load_sql
 from history_api.errors import DATA_RESPONSES
-from history_api.models import Bar, CandlesPage, LatestBar, LatestPage
+from history_api.models import CandlesPage, CandlesPageWire, LatestBar, LatestPage
 from history_api.params import MAX_TS_MS, Limit, Ticker, ticker_of
 from history_api.settings import Settings
 from vietmarket_pipelines.market import BAR_MS, CANDLE_TABLES, Timeframe
@@ -55,16 +55,23 @@ async def candles(
     limit: Limit = 500,
 ) -> Response[bytes]:
     symbol = ticker_of(ticker)
-    records = await db.fetch(_PAGE_SQL[tf], symbol, tf, MAX_TS_MS if before_ts is None else before_ts, limit + 1)
-    more = len(records) > limit
-    rows = [Bar(r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in (records[:limit] if more else records)]
-    page = CandlesPage(
-        ok=True, ticker=symbol, tf=tf, count=len(rows), rows=rows, nextBeforeTs=rows[-1].ts if more else None
+    page = await db.fetchrow(_PAGE_SQL[tf], symbol, tf, MAX_TS_MS if before_ts is None else before_ts, limit)
+    assert page is not None  # an aggregate always returns its one row
+    bars, newest, oldest, rows_json, more = page
+    body = _encoder.encode(
+        CandlesPageWire(
+            ok=True,
+            ticker=symbol,
+            tf=tf,
+            count=bars,
+            rows=msgspec.Raw(b"[" + rows_json.encode() + b"]"),
+            nextBeforeTs=oldest if more else None,
+        )
     )
     now_ms = time.time_ns() // 1_000_000
-    newest_end = rows[0].ts + BAR_MS[tf] if rows else (before_ts if before_ts is not None else now_ms)
+    newest_end = newest + BAR_MS[tf] if bars else (before_ts if before_ts is not None else now_ms)
     settled = before_ts is not None and newest_end + _SETTLE_MS <= now_ms
-    return json_page(request, _encoder.encode(page), max_age_s=settings.past_page_max_age_s if settled else 0)
+    return json_page(request, body, max_age_s=settings.past_page_max_age_s if settled else 0)
 
 
 @get(

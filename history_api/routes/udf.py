@@ -47,7 +47,7 @@ DAY_MS: Final = 86_400_000
 MAX_SECONDS: Final = 9_999_999_999
 
 _RANGE_SQL = {tf: load_sql("candles_range.sql").format(table=t) for tf, t in CANDLE_TABLES.items()}
-_PAGE_SQL = {tf: load_sql("candles_page.sql").format(table=t) for tf, t in CANDLE_TABLES.items()}
+_NEWEST_SQL = {tf: load_sql("candles_newest.sql").format(table=t) for tf, t in CANDLE_TABLES.items()}
 _BEFORE_SQL = {tf: load_sql("candles_before.sql").format(table=t) for tf, t in CANDLE_TABLES.items()}
 _BUCKETED_SQL = load_sql("candles_bucketed.sql")
 _SYMBOL_SQL = load_sql("symbol.sql")
@@ -179,7 +179,7 @@ async def udf_history(
     else:
         tf = NATIVE[resolution]
         if countback:
-            records = await db.fetch(_PAGE_SQL[tf], ticker, tf, to_ms, countback)
+            records = await db.fetch(_NEWEST_SQL[tf], ticker, tf, to_ms, countback)
         else:
             records = await db.fetch(_RANGE_SQL[tf], ticker, tf, from_ms, to_ms, MAX_BARS)
 
