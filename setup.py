@@ -31,6 +31,12 @@ setup(
         # Provider politeness: retries with backoff and Retry-After, and a client-side rate limiter.
         "tenacity>=9.0",
         "pyrate-limiter>=4.0",
+        # News: RSS parsing, HTML extraction with a readability-style fallback, URL normalisation.
+        "feedparser>=6.0",
+        "beautifulsoup4>=4.12",
+        "lxml>=5.0",
+        "trafilatura>=2.0",
+        "courlan>=1.3",
         # Vietnamese holidays and sessions; cross-checked against VNINDEX's own trading dates.
         "vn-market-calendar>=0.2",
     ],

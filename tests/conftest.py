@@ -7,7 +7,9 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
+import httpx
 import psycopg2
 import psycopg2.extensions
 import pytest
@@ -90,3 +92,16 @@ def simulator() -> Iterator[SimulatorServer]:
     server = start_in_thread(now=SIM_NOW)
     yield server
     server.shutdown()
+
+
+@pytest.fixture
+def sim(simulator: SimulatorServer) -> Iterator[SimulatorServer]:
+    """The simulator with no faults before and after the test."""
+    httpx.delete(f"{simulator.url}/_sim/faults")
+    yield simulator
+    httpx.delete(f"{simulator.url}/_sim/faults")
+
+
+def inject(server: SimulatorServer, **rule: Any) -> None:
+    response = httpx.post(f"{server.url}/_sim/faults", json=rule)
+    response.raise_for_status()

@@ -11,6 +11,10 @@ from vietmarket_pipelines.defs.candles.schedules import (
     candles_latest_schedule,
     candles_repair_schedule,
 )
+from vietmarket_pipelines.defs.news.assets import news_articles, news_backfill
+from vietmarket_pipelines.defs.news.checks import NEWS_CHECKS
+from vietmarket_pipelines.defs.news.resources import vietstock_from_env
+from vietmarket_pipelines.defs.news.schedules import news_job, news_schedule
 from vietmarket_pipelines.defs.universe.assets import symbols
 from vietmarket_pipelines.defs.universe.schedules import universe_job, universe_schedule
 from vietmarket_pipelines.io_managers.timescale_candles import TimescaleCandleIOManager
@@ -18,12 +22,19 @@ from vietmarket_pipelines.io_managers.timescale_candles import TimescaleCandleIO
 defs = dg.Definitions(
     # One asset and its checks per run: a subprocess per step would only add start-up time.
     executor=dg.in_process_executor,
-    assets=[symbols, candles],
-    asset_checks=list(CANDLE_CHECKS),
-    jobs=[candles_job, universe_job],
-    schedules=[candles_latest_schedule, candles_close_schedule, candles_repair_schedule, universe_schedule],
+    assets=[symbols, candles, news_articles, news_backfill],
+    asset_checks=[*CANDLE_CHECKS, *NEWS_CHECKS],
+    jobs=[candles_job, universe_job, news_job],
+    schedules=[
+        candles_latest_schedule,
+        candles_close_schedule,
+        candles_repair_schedule,
+        universe_schedule,
+        news_schedule,
+    ],
     resources={
         "market_data": market_data_from_env(),
+        "vietstock": vietstock_from_env(),
         "timescale": TimescaleResource(dsn=dg.EnvVar("VIETMARKET_PG_URL")),
         "timescale_candles": TimescaleCandleIOManager(dsn=dg.EnvVar("VIETMARKET_PG_URL")),
     },

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
-import httpx
 import pytest
 
 from tests.conftest import MigratedDatabase
@@ -18,19 +17,6 @@ from vietmarket_pipelines.defs.universe.assets import symbols
 from vietmarket_pipelines.io_managers.timescale_candles import TimescaleCandleIOManager
 from vietmarket_pipelines.market import Timeframe
 from vietmarket_pipelines.simulator.server import SimulatorServer
-
-
-@pytest.fixture
-def sim(simulator: SimulatorServer) -> Iterator[SimulatorServer]:
-    """The simulator with no faults before and after the test."""
-    httpx.delete(f"{simulator.url}/_sim/faults")
-    yield simulator
-    httpx.delete(f"{simulator.url}/_sim/faults")
-
-
-def inject(server: SimulatorServer, **rule: Any) -> None:
-    response = httpx.post(f"{server.url}/_sim/faults", json=rule)
-    response.raise_for_status()
 
 
 def market_data(server: SimulatorServer, **overrides: Any) -> MarketDataResource:

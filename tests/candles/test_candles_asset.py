@@ -8,8 +8,8 @@ import dagster as dg
 import httpx
 import pytest
 
-from tests.candles.conftest import failure_text, inject, materialize_candles
-from tests.conftest import SIM_NOW, MigratedDatabase
+from tests.candles.conftest import failure_text, materialize_candles
+from tests.conftest import SIM_NOW, MigratedDatabase, inject
 from vietmarket_pipelines.calendar import TradingCalendar
 from vietmarket_pipelines.defs.candles.partitions import candle_key
 from vietmarket_pipelines.simulator.server import SimulatorServer

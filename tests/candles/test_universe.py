@@ -5,8 +5,8 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from tests.candles.conftest import failure_text, inject, materialize_symbols
-from tests.conftest import MigratedDatabase
+from tests.candles.conftest import failure_text, materialize_symbols
+from tests.conftest import MigratedDatabase, inject
 from vietmarket_pipelines.defs.candles.partitions import TICKERS
 from vietmarket_pipelines.providers.http import HttpPolicy, ProviderClient, ProviderError
 from vietmarket_pipelines.providers.universe import fetch_universe, vndirect_listing

@@ -45,14 +45,26 @@ def test_article_pages_carry_meta_tags_and_body_paragraphs(vietstock: str) -> No
 
 
 def test_faults_break_the_xml_and_strip_the_meta_tags(vietstock: str) -> None:
-    httpx.post(f"{vietstock}/_sim/faults", json={"route": "vietstock-rss", "fault": "unequal", "times": 1})
+    httpx.post(f"{vietstock}/_sim/faults", json={"route": "vietstock-rss", "fault": "broken_xml", "times": 1})
     with pytest.raises(ET.ParseError):
         ET.fromstring(httpx.get(f"{vietstock}/830/chung-khoan/co-phieu.rss").content)
-    httpx.post(f"{vietstock}/_sim/faults", json={"route": "vietstock-article", "fault": "nan", "times": 1})
+    httpx.post(f"{vietstock}/_sim/faults", json={"route": "vietstock-article", "fault": "no_meta", "times": 1})
     page = httpx.get(f"{vietstock}/2026/02/co-phieu-83000001.htm").text
     assert "og:title" not in page and 'class="pBody"' in page
     httpx.post(f"{vietstock}/_sim/faults", json={"route": "vietstock-rss", "fault": "503", "times": 1})
     assert httpx.get(f"{vietstock}/830/chung-khoan/co-phieu.rss").status_code == 503
+    # A rule can pick one article by id, or one feed or listing by channel id.
+    httpx.post(
+        f"{vietstock}/_sim/faults",
+        json={"route": "vietstock-article", "fault": "500", "symbol": "83000002", "times": 1},
+    )
+    assert httpx.get(f"{vietstock}/2026/02/co-phieu-83000001.htm").status_code == 200
+    assert httpx.get(f"{vietstock}/2026/02/co-phieu-83000002.htm").status_code == 500
+    httpx.post(f"{vietstock}/_sim/faults", json={"route": "vietstock-listing", "fault": "502", "symbol": "739"})
+    listing = f"{vietstock}/StartPage/ChannelContentPage"
+    assert httpx.get(listing, params={"channelID": 830, "page": 1}).status_code == 200
+    assert httpx.get(listing, params={"channelID": 739, "page": 1}).status_code == 502
+    httpx.delete(f"{vietstock}/_sim/faults")
 
 
 def test_channel_listing_pages_end(vietstock: str) -> None:

@@ -145,9 +145,28 @@ class ProviderClient:
         params: dict[str, Any] | None = None,
         json: Any = None,
     ) -> Any:
+        """Sends one logical request (see `request`) and decodes its JSON body."""
+        response = self.request(method, path, what=what, params=params, json=json)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ProviderPayloadError(
+                f"{self.name} {what}: response is not valid JSON ({exc}); first bytes {response.text[:120]!r}"
+            ) from exc
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+    ) -> httpx.Response:
         """Sends one logical request, retried on timeouts, connection errors, 429 and 5xx.
 
-        `what` names the request in errors and logs, e.g. "history FPT 1d".
+        `what` names the request in errors and logs, e.g. "history FPT 1d".  Any other 4xx is a
+        ProviderError at once: retrying would not change the answer.
         """
         retrying = Retrying(
             stop=stop_after_attempt(self.policy.max_attempts),
@@ -173,12 +192,7 @@ class ProviderClient:
             ) from exc
         if response.status_code >= 400:
             raise ProviderError(f"{self.name} {what}: HTTP {response.status_code}: {response.text[:200]!r}")
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise ProviderPayloadError(
-                f"{self.name} {what}: response is not valid JSON ({exc}); first bytes {response.text[:120]!r}"
-            ) from exc
+        return response
 
     def _send(self, method: str, path: str, params: dict[str, Any] | None, json: Any) -> httpx.Response:
         started = time.monotonic()

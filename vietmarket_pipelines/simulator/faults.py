@@ -12,6 +12,8 @@ TRANSPORT_FAULTS = {"429", "500", "502", "503", "timeout", "rate_limit_text", "t
 PAYLOAD_FAULTS = {
     "unequal", "nan", "duplicates", "out_of_order", "h_lt_l", "outside_range", "negative_volume", "future",
     "wrong_symbol", "non_numeric", "raw_vnd",
+    # Vietstock: a feed cut off mid-XML, an article page without its meta tags.
+    "broken_xml", "no_meta",
 }  # fmt: skip
 ROUTES = {
     "vci-history",
@@ -21,6 +23,7 @@ ROUTES = {
     "vnd-listing",
     "vietstock-rss",
     "vietstock-article",
+    "vietstock-listing",
 }
 
 

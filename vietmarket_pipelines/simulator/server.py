@@ -276,30 +276,35 @@ class Handler(BaseHTTPRequestHandler):
         if channel not in CHANNELS:
             self.send_json({"error": "no such feed"}, 404)
             return
-        rule = self.transport_fault("vietstock-rss", [], query)
+        # A rule's "symbol" picks a feed by its channel id.
+        rule = self.transport_fault("vietstock-rss", [str(channel)], query)
         body = sim.news.feed(channel, self.server.url)
-        if rule is not None and rule.fault in ("unequal", "nan", "non_numeric"):
-            body = body[: len(body) // 2]  # broken XML
+        if rule is not None and rule.fault == "broken_xml":
+            body = body[: len(body) // 2]
         self.send_body(200, body, "application/rss+xml; charset=utf-8")
 
     def vietstock_article(self, path: str, query: dict[str, list[str]]) -> None:
         sim = self.server.simulator
         sim.count("vietstock-article", {"path": path})
-        rule = self.transport_fault("vietstock-article", [], query)
         try:
-            article = sim.news.by_id(int(path.rsplit("-", 1)[-1].removesuffix(".htm")))
+            article_id: int | None = int(path.rsplit("-", 1)[-1].removesuffix(".htm"))
         except ValueError:
-            article = None
+            article_id = None
+        # A rule's "symbol" picks an article by its id.
+        rule = self.transport_fault("vietstock-article", [str(article_id)], query)
+        article = sim.news.by_id(article_id) if article_id is not None else None
         if article is None:
             self.send_body(404, b"<html><body>Not found</body></html>", "text/html; charset=utf-8")
             return
-        # Some real pages lack the meta tags; the fault "no_meta" (any payload fault) reproduces that.
-        self.send_body(200, sim.news.article_page(article, with_meta=rule is None), "text/html; charset=utf-8")
+        # Some real pages lack the meta tags; the fault "no_meta" reproduces that.
+        with_meta = rule is None or rule.fault != "no_meta"
+        self.send_body(200, sim.news.article_page(article, with_meta=with_meta), "text/html; charset=utf-8")
 
     def vietstock_listing(self, query: dict[str, list[str]]) -> None:
         sim = self.server.simulator
         sim.count("vietstock-listing", {"query": {k: v[0] for k, v in query.items()}})
         channel, page = int(query["channelID"][0]), int(query.get("page", ["1"])[0])
+        self.transport_fault("vietstock-listing", [str(channel)], query)
         self.send_body(200, sim.news.listing_page(channel, page, self.server.url), "text/html; charset=utf-8")
 
     def add_faults(self, query: dict[str, list[str]]) -> None:

@@ -1,0 +1,71 @@
+"""The news assets on the test database, reading the simulator's Vietstock."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+import psycopg2.extras
+import pytest
+
+from tests.conftest import MigratedDatabase
+from vietmarket_pipelines.defs.candles.resources import TimescaleResource
+from vietmarket_pipelines.defs.news.assets import news_articles
+from vietmarket_pipelines.defs.news.checks import NEWS_CHECKS
+from vietmarket_pipelines.defs.news.resources import VietstockResource
+from vietmarket_pipelines.simulator.server import SimulatorServer
+
+
+@pytest.fixture
+def news_db(clean_db: MigratedDatabase, sim: SimulatorServer) -> MigratedDatabase:
+    """A clean database whose symbols are the simulator's listed stocks, all active."""
+    stocks = sim.simulator.market.listed_stocks()
+    conn = clean_db.connect()
+    with conn, conn.cursor() as cur:
+        psycopg2.extras.execute_values(
+            cur, "INSERT INTO symbols (ticker, name, exchange) VALUES %s", [(t.symbol, t.name, None) for t in stocks]
+        )
+    conn.close()
+    return clean_db
+
+
+def news_resources(db: MigratedDatabase, server: SimulatorServer, **overrides: Any) -> dict[str, Any]:
+    settings: dict[str, Any] = {
+        "base_url": server.url,
+        "requests_per_second": 200.0,
+        "timeout_seconds": 2.0,
+        "max_attempts": 2,
+        **overrides,
+    }
+    return {"vietstock": VietstockResource(**settings), "timescale": TimescaleResource(dsn=db.writer_dsn, attempts=2)}
+
+
+def materialize_news(
+    db: MigratedDatabase,
+    server: SimulatorServer,
+    config: dict[str, Any] | None = None,
+    asset: dg.AssetsDefinition = news_articles,
+    raise_on_error: bool = True,
+    **overrides: Any,
+) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [asset, *NEWS_CHECKS] if asset is news_articles else [asset],
+        resources=news_resources(db, server, **overrides),
+        run_config={"ops": {asset.op.name: {"config": config or {}}}},
+        raise_on_error=raise_on_error,
+    )
+
+
+def materialization_metadata(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
+    (event,) = result.get_asset_materialization_events()
+    return {k: v.value for k, v in event.materialization.metadata.items()}
+
+
+def rows(db: MigratedDatabase, query: str, params: Any = None) -> list[tuple[Any, ...]]:
+    conn = db.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(query, params)
+            return cur.fetchall()
+    finally:
+        conn.close()

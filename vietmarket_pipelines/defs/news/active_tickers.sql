@@ -1,0 +1,1 @@
+SELECT ticker FROM symbols WHERE active

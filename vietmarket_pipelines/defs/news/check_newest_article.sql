@@ -1,0 +1,1 @@
+SELECT max(published_at) FROM articles WHERE fetch_status = 'fetched'

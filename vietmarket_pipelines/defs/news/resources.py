@@ -1,0 +1,35 @@
+"""Where Vietstock lives (or the simulator standing in for it), which feeds to read, and how politely."""
+
+import dagster as dg
+from pydantic import Field
+
+from vietmarket_pipelines.providers.http import HttpPolicy
+from vietmarket_pipelines.providers.vietstock import DEFAULT_BASE_URL, DEFAULT_FEEDS, VietstockClient
+
+
+class VietstockResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+    base_url: str = DEFAULT_BASE_URL
+    feeds: list[str] = Field(
+        default=list(DEFAULT_FEEDS), description="RSS feed paths: stocks, insider trading, company results, macro."
+    )
+    requests_per_second: float = Field(default=1.0, description="Vietstock asks crawlers for about one a second.")
+    timeout_seconds: float = 20.0
+    max_attempts: int = 4
+
+    def client(self) -> VietstockClient:
+        per = 1.0 / self.requests_per_second if self.requests_per_second < 1 else 1.0
+        requests = max(1, int(self.requests_per_second)) if self.requests_per_second >= 1 else 1
+        policy = HttpPolicy(
+            requests=requests,
+            per_seconds=per,
+            timeout_s=self.timeout_seconds,
+            max_attempts=self.max_attempts,
+            backoff_initial_s=1.0,
+        )
+        return VietstockClient(self.base_url, policy=policy)
+
+
+def vietstock_from_env() -> VietstockResource:
+    """VIETSTOCK_BASE_URL, else VIETMARKET_SIMULATOR_URL (the offline demo), else vietstock.vn."""
+    base = dg.EnvVar("VIETSTOCK_BASE_URL").get_value() or dg.EnvVar("VIETMARKET_SIMULATOR_URL").get_value()
+    return VietstockResource(base_url=base or DEFAULT_BASE_URL)

@@ -1,0 +1,1 @@
+"""News domain logic without Dagster: canonical article URLs and ticker linking."""
