@@ -11,5 +11,5 @@ news_schedule = dg.ScheduleDefinition(
     job=news_job,
     cron_schedule="*/10 * * * *",
     execution_timezone="Asia/Ho_Chi_Minh",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
+    default_status=dg.DefaultScheduleStatus.STOPPED,
 )
