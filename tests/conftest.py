@@ -76,7 +76,7 @@ def clean_db(db: MigratedDatabase) -> MigratedDatabase:
     with conn, conn.cursor() as cur:
         cur.execute(
             "TRUNCATE candles_1d, candles_1h, candles_15m, candles_latest, symbols, "
-            "article_symbols, articles, news_crawl_state"
+            "article_symbols, articles, news_crawl_state, convex_mirror_state, convex_budget"
         )
     conn.close()
     return db

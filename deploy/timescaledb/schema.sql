@@ -263,6 +263,25 @@ CREATE TABLE IF NOT EXISTS news_crawl_state (
 );
 
 -- ---------------------------------------------------------------------------------------------
+-- Convex mirror bookkeeping (vietmarket_pipelines/convex/mirror.py): what each mirrored slice
+-- looked like when it last reached Convex, and the calls spent per Vietnam-time day.
+-- ---------------------------------------------------------------------------------------------
+CREATE TABLE IF NOT EXISTS convex_mirror_state (
+  series        text PRIMARY KEY,          -- 'candles:<ticker>:<tf>' or 'articles:latest'
+  slice_hash    text,                      -- md5 of the slice as last mirrored
+  watermark     timestamptz,               -- the database time the mirrored slice was read at
+  mirrored_at   timestamptz,
+  pending       boolean NOT NULL DEFAULT false,  -- changed, not yet in Convex
+  last_error    text,
+  last_error_at timestamptz
+);
+
+CREATE TABLE IF NOT EXISTS convex_budget (
+  day   date PRIMARY KEY,                  -- Asia/Ho_Chi_Minh calendar day
+  calls integer NOT NULL
+);
+
+-- ---------------------------------------------------------------------------------------------
 -- Privileges: the writer ingests, the reader (History API) can SELECT and nothing else.
 -- ---------------------------------------------------------------------------------------------
 GRANT USAGE ON SCHEMA public TO vietmarket_writer, vietmarket_reader;

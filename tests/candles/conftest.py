@@ -13,7 +13,10 @@ from vietmarket_pipelines.defs.candles.assets import candles
 from vietmarket_pipelines.defs.candles.checks import CANDLE_CHECKS
 from vietmarket_pipelines.defs.candles.partitions import TICKERS, candle_key
 from vietmarket_pipelines.defs.candles.resources import MarketDataResource, TimescaleResource
+from vietmarket_pipelines.defs.convex.checks import candles_convex_mirror_in_sync
+from vietmarket_pipelines.defs.convex.resources import ConvexMirrorResource
 from vietmarket_pipelines.defs.universe.assets import symbols
+from vietmarket_pipelines.io_managers.convex_mirrored_candles import ConvexMirroredCandleIOManager
 from vietmarket_pipelines.io_managers.timescale_candles import TimescaleCandleIOManager
 from vietmarket_pipelines.market import Timeframe
 from vietmarket_pipelines.simulator.server import SimulatorServer
@@ -62,9 +65,13 @@ def materialize_candles(
     checks: bool = False,
     tags: dict[str, str] | None = None,
     io_manager_dsn: str | None = None,
+    convex: ConvexMirrorResource | None = None,
     **overrides: Any,
 ) -> dg.ExecuteInProcessResult:
-    """Materializes candles for `tickers` at `tf`: one partition, or one range run over many."""
+    """Materializes candles for `tickers` at `tf`: one partition, or one range run over many.
+
+    With `convex`, through the Convex-mirrored IO manager and with the mirror's in-sync check.
+    """
     known = set(instance.get_dynamic_partitions(TICKERS))
     instance.add_dynamic_partitions(TICKERS, [t for t in tickers if t not in known])
     run_tags = dict(tags or {})
@@ -75,10 +82,18 @@ def materialize_candles(
         order = [t for t in instance.get_dynamic_partitions(TICKERS) if t in tickers]
         run_tags["dagster/asset_partition_range_start"] = str(candle_key(order[0], tf))
         run_tags["dagster/asset_partition_range_end"] = str(candle_key(order[-1], tf))
+    run_resources = resources(db, server, io_manager_dsn, **overrides)
+    assets: list[Any] = [candles, *(CANDLE_CHECKS if checks else ())]
+    if convex is not None:
+        run_resources["convex"] = convex
+        run_resources["timescale_candles"] = ConvexMirroredCandleIOManager(
+            dsn=io_manager_dsn or db.writer_dsn, attempts=2, convex=convex
+        )
+        assets.append(candles_convex_mirror_in_sync)
     return dg.materialize(
-        [candles, *(CANDLE_CHECKS if checks else ())],
+        assets,
         instance=instance,
-        resources=resources(db, server, io_manager_dsn, **overrides),
+        resources=run_resources,
         run_config={"ops": {"candles": {"config": config or {}}}},
         tags=run_tags,
         raise_on_error=False,

@@ -10,6 +10,7 @@ import pytest
 
 from tests.conftest import MigratedDatabase
 from vietmarket_pipelines.defs.candles.resources import TimescaleResource
+from vietmarket_pipelines.defs.convex.resources import ConvexMirrorResource
 from vietmarket_pipelines.defs.news.assets import news_articles
 from vietmarket_pipelines.defs.news.checks import NEWS_CHECKS
 from vietmarket_pipelines.defs.news.resources import VietstockResource
@@ -29,7 +30,9 @@ def news_db(clean_db: MigratedDatabase, sim: SimulatorServer) -> MigratedDatabas
     return clean_db
 
 
-def news_resources(db: MigratedDatabase, server: SimulatorServer, **overrides: Any) -> dict[str, Any]:
+def news_resources(
+    db: MigratedDatabase, server: SimulatorServer, convex: ConvexMirrorResource | None = None, **overrides: Any
+) -> dict[str, Any]:
     settings: dict[str, Any] = {
         "base_url": server.url,
         "requests_per_second": 200.0,
@@ -37,7 +40,11 @@ def news_resources(db: MigratedDatabase, server: SimulatorServer, **overrides: A
         "max_attempts": 2,
         **overrides,
     }
-    return {"vietstock": VietstockResource(**settings), "timescale": TimescaleResource(dsn=db.writer_dsn, attempts=2)}
+    return {
+        "vietstock": VietstockResource(**settings),
+        "timescale": TimescaleResource(dsn=db.writer_dsn, attempts=2),
+        "convex": convex or ConvexMirrorResource(),
+    }
 
 
 def materialize_news(
@@ -46,11 +53,12 @@ def materialize_news(
     config: dict[str, Any] | None = None,
     asset: dg.AssetsDefinition = news_articles,
     raise_on_error: bool = True,
+    convex: ConvexMirrorResource | None = None,
     **overrides: Any,
 ) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [asset, *NEWS_CHECKS] if asset is news_articles else [asset],
-        resources=news_resources(db, server, **overrides),
+        resources=news_resources(db, server, convex, **overrides),
         run_config={"ops": {asset.op.name: {"config": config or {}}}},
         raise_on_error=raise_on_error,
     )

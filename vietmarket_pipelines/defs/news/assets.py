@@ -4,6 +4,7 @@ import dagster as dg
 from pydantic import Field
 
 from vietmarket_pipelines.defs.candles.resources import TimescaleResource
+from vietmarket_pipelines.defs.convex.resources import ConvexMirrorResource
 from vietmarket_pipelines.defs.news.resources import VietstockResource
 from vietmarket_pipelines.defs.news.store import NewsStore
 from vietmarket_pipelines.news.linking import link_tickers
@@ -28,7 +29,11 @@ class NewsConfig(dg.Config):
     kinds={"timescaledb"},
 )
 def news_articles(
-    context: dg.AssetExecutionContext, config: NewsConfig, vietstock: VietstockResource, timescale: TimescaleResource
+    context: dg.AssetExecutionContext,
+    config: NewsConfig,
+    vietstock: VietstockResource,
+    timescale: TimescaleResource,
+    convex: ConvexMirrorResource,
 ) -> dg.MaterializeResult:  # type: ignore[type-arg]
     news = NewsStore(timescale.store())
     feed_errors: list[str] = []
@@ -69,6 +74,15 @@ def news_articles(
         "failed": failed,
         "linked": linked,
     }
+    if convex.enabled and (fetched or new_urls):
+        mirror = convex.mirror(timescale.store().connection)
+        try:
+            report = mirror.mirror_news()
+        finally:
+            mirror.close()
+        metadata |= report.metadata()
+        if report.error:
+            context.log.warning(f"convex news mirror {report.status}: {report.error}")
     if feed_errors and len(feed_errors) == len(vietstock.feeds):
         # Pages fetched above are kept; the run still fails, because no feed could be read at all.
         raise dg.Failure(description="every feed failed:\n" + "\n".join(feed_errors), metadata=metadata)

@@ -1,0 +1,1 @@
+"""The optional Convex mirror: a bounded latest slice of candles and news, without Dagster."""
