@@ -14,6 +14,7 @@ from vietmarket_pipelines.calendar import AFTERNOON, MORNING, TradingCalendar
 from vietmarket_pipelines.market import VN_TZ, Timeframe
 from vietmarket_pipelines.providers.base import FetchResult, check_units, is_index
 from vietmarket_pipelines.providers.http import HttpPolicy, ProviderClient, ProviderPayloadError
+from vietmarket_pipelines.providers.pacing import Pacer
 
 HISTORY_PATH = "/api/chart/OHLCChart/gap-chart"
 WEB_ORIGIN = "https://trading.vietcap.com.vn/"
@@ -29,13 +30,19 @@ class VciProvider:
     batch_size = 50
 
     def __init__(
-        self, base_url: str, *, policy: HttpPolicy | None = None, calendar: TradingCalendar | None = None
+        self,
+        base_url: str,
+        *,
+        policy: HttpPolicy | None = None,
+        calendar: TradingCalendar | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         self.client = ProviderClient(
             self.name,
             base_url,
             headers={"Referer": WEB_ORIGIN, "Origin": WEB_ORIGIN.rstrip("/")},
             policy=policy,
+            pacer=pacer,
         )
         self.calendar = calendar or TradingCalendar()
 
