@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
@@ -222,7 +222,7 @@ class CandleStore:
             series.last_ts,
         )
 
-    def write_partitions(self, series: Sequence[BarSeries]) -> Iterator[UpsertStats]:
+    def write_partitions(self, series: Iterable[BarSeries]) -> Iterator[UpsertStats]:
         """Writes each series in its own transaction, reconnecting when the database drops.
 
         A partition interrupted by a lost connection was rolled back by the server, so it is
