@@ -260,6 +260,11 @@ class DagsterStack:
             time.sleep(0.5)
         raise TimeoutError(f"runs {run_ids} did not finish within {timeout_s} s; logs in {self.home}")
 
+    def run_span(self, run_id: str) -> tuple[float, float]:
+        """When the run worker started and ended (unix seconds)."""
+        run = self.graphql(RUN_STATUS, {"id": run_id})["runOrError"]
+        return float(run["startTime"]), float(run["endTime"])
+
     def wait_backfill(self, backfill_id: str, timeout_s: float = 600) -> dict[str, Any]:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

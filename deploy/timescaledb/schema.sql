@@ -262,6 +262,13 @@ CREATE TABLE IF NOT EXISTS news_crawl_state (
   updated_at  timestamptz NOT NULL DEFAULT now()
 );
 
+-- The next free send time of each provider, shared by every run worker (providers/pacing.py):
+-- the request budget is per provider, not per process.
+CREATE TABLE IF NOT EXISTS provider_pacing (
+  provider text        PRIMARY KEY,
+  next_at  timestamptz NOT NULL
+);
+
 -- ---------------------------------------------------------------------------------------------
 -- Convex mirror bookkeeping (vietmarket_pipelines/convex/mirror.py): what each mirrored slice
 -- looked like when it last reached Convex, and the calls spent per Vietnam-time day.

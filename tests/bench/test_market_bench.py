@@ -28,3 +28,22 @@ def test_market_benchmark_runs_at_ci_size(admin_url: str, capsys: pytest.Capture
     assert daily["status"] == "COMPLETED_SUCCESS" and daily["tickers"] == 20 and daily["bars"] > 20 * 1000
     assert daily["peak_rss_single_run_mb"] > 0, "the sampler must have seen the run worker"
     assert tick["statuses"] == ["SUCCESS", "SUCCESS", "SUCCESS"]
+
+
+@pytest.mark.bench
+@pytest.mark.e2e
+def test_tick_only_benchmark_runs_at_ci_size(admin_url: str) -> None:
+    out_file = Path("artifacts/bench-tick-ci.json")
+    args = parse_args(
+        [
+            *("--tick-only", "--tickers", "12", "--timeout", "600"),
+            *("--database", f"vm_bench_tick_ci_{os.getpid()}", "--json", str(out_file)),
+        ]
+    )
+    figures = run(args)
+    report(figures, args)
+    saved = json.loads(out_file.read_text())
+    assert "daily_backfill" not in saved
+    tick = saved["latest_tick"]
+    assert tick["statuses"] == ["SUCCESS", "SUCCESS", "SUCCESS"] and tick["tickers"] == 12
+    assert set(tick["run_spans_s"]) == {"1d", "1h", "15m"}

@@ -1,5 +1,7 @@
 """The candle IO manager: upserts each partition's bars into its hypertable and loads them back."""
 
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,10 +22,15 @@ class CandlePartitionsFailed(RuntimeError):
 @dataclass
 class CandleBatch:
     """What the candles asset hands to the IO manager: validated series, and the partitions that
-    failed with the reason for each (nothing is written for those)."""
+    failed with the reason for each (nothing is written for those).
 
-    series: list[BarSeries] = field(default_factory=list)
+    `series` may still be arriving (the asset fetches while the IO manager writes): `errors` and
+    `notes` (lines for the run log) are complete once it has been iterated to the end.
+    """
+
+    series: Iterable[BarSeries] = field(default_factory=list)
     errors: dict[str, Exception] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 def partition_metadata(stats: UpsertStats, row_count: int | None) -> dict[str, Any]:
@@ -72,7 +79,10 @@ class TimescaleCandleIOManager(dg.ConfigurableIOManager):
 
     def handle_output(self, context: dg.OutputContext, obj: CandleBatch) -> None:
         store = self.store()
+        started = time.monotonic()
         written: list[UpsertStats] = list(store.write_partitions(obj.series))
+        for note in obj.notes:
+            context.log.info(note)
         by_tf: dict[Timeframe, list[str]] = {}
         for s in written:
             by_tf.setdefault(s.tf, []).append(s.ticker)
@@ -87,7 +97,7 @@ class TimescaleCandleIOManager(dg.ConfigurableIOManager):
         context.log.info(
             f"wrote {len(written)} partitions: {sum(s.fetched for s in written)} bars fetched, "
             f"{sum(s.inserted for s in written)} inserted, {sum(s.updated for s in written)} updated, "
-            f"{sum(s.unchanged for s in written)} unchanged"
+            f"{sum(s.unchanged for s in written)} unchanged; fetched and written in {time.monotonic() - started:.1f} s"
         )
         if obj.errors:
             listed = "; ".join(f"{k}: {v}" for k, v in sorted(obj.errors.items(), key=lambda kv: kv[0])[:20])

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from pyrate_limiter import Limiter, Rate
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -18,6 +17,8 @@ from tenacity import (
     stop_after_attempt,
     wait_exponential_jitter,
 )
+
+from vietmarket_pipelines.providers.pacing import LocalPacer, Pacer
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,11 @@ def _retryable(exc: BaseException) -> bool:
 
 
 class ProviderClient:
-    """An httpx.Client with the provider's base URL and headers, a rate limiter and retries."""
+    """An httpx.Client with the provider's base URL and headers, a rate limiter and retries.
+
+    `pacer` spaces the requests; without one, the policy's budget applies to this client alone.
+    The client closes its pacer.
+    """
 
     def __init__(
         self,
@@ -89,11 +94,12 @@ class ProviderClient:
         *,
         headers: dict[str, str] | None = None,
         policy: HttpPolicy | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         self.name = name
         self.policy = policy or HttpPolicy()
         p = self.policy
-        self._limiter = Limiter(Rate(p.requests, int(p.per_seconds * 1000)))
+        self._pacer = pacer or LocalPacer(p.requests, p.per_seconds)
         self._client = httpx.Client(
             base_url=base_url,
             headers={"User-Agent": BROWSER_USER_AGENT, "Accept": "application/json", **(headers or {})},
@@ -107,6 +113,7 @@ class ProviderClient:
 
     def close(self) -> None:
         self._client.close()
+        self._pacer.close()
 
     def __enter__(self) -> ProviderClient:
         return self
@@ -196,7 +203,7 @@ class ProviderClient:
 
     def _send(self, method: str, path: str, params: dict[str, Any] | None, json: Any) -> httpx.Response:
         started = time.monotonic()
-        self._limiter.try_acquire(self.name, blocking=True)
+        self._pacer.acquire(self.name)
         response = self._client.request(method, path, params=params, json=json)
         if response.status_code == 429 or response.status_code >= 500 or self._says_rate_limited(response):
             raise RetryableResponse(

@@ -14,6 +14,7 @@ from vietmarket_pipelines.calendar import AFTERNOON, MORNING, TradingCalendar
 from vietmarket_pipelines.market import VN_TZ, Timeframe
 from vietmarket_pipelines.providers.base import FetchResult, check_units, is_index
 from vietmarket_pipelines.providers.http import HttpPolicy, ProviderClient, ProviderPayloadError
+from vietmarket_pipelines.providers.pacing import Pacer
 
 HISTORY_PATH = "/api/chart/OHLCChart/gap-chart"
 WEB_ORIGIN = "https://trading.vietcap.com.vn/"
@@ -29,13 +30,19 @@ class VciProvider:
     batch_size = 50
 
     def __init__(
-        self, base_url: str, *, policy: HttpPolicy | None = None, calendar: TradingCalendar | None = None
+        self,
+        base_url: str,
+        *,
+        policy: HttpPolicy | None = None,
+        calendar: TradingCalendar | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         self.client = ProviderClient(
             self.name,
             base_url,
             headers={"Referer": WEB_ORIGIN, "Origin": WEB_ORIGIN.rstrip("/")},
             policy=policy,
+            pacer=pacer,
         )
         self.calendar = calendar or TradingCalendar()
 
@@ -115,7 +122,7 @@ def resample_minutes_to_15m(minutes: BarSeries) -> BarSeries:
     if not len(f):
         return BarSeries(minutes.source, minutes.ticker, "15m", f.copy())
     local = pd.to_datetime(f["ts"].to_numpy(), unit="ms", utc=True).tz_convert(VN_TZ)
-    minute_of_day = local.hour * 60 + local.minute
+    minute_of_day = np.asarray(local.hour * 60 + local.minute, dtype=np.int64)
     morning = (MORNING[0].hour * 60 + MORNING[0].minute, MORNING[1].hour * 60 + MORNING[1].minute)
     afternoon = (AFTERNOON[0].hour * 60, AFTERNOON[1].hour * 60)
     at_close = np.isin(minute_of_day, [morning[1], afternoon[1]])
@@ -130,21 +137,22 @@ def resample_minutes_to_15m(minutes: BarSeries) -> BarSeries:
             "15m",
             f"1-minute bar at {local[i].isoformat()} lies outside the sessions",
         )
-    effective = local - pd.to_timedelta(at_close.astype(np.int64), unit="m")
-    bins = effective.floor("15min")
-    frame = pd.DataFrame(
+    # The minutes are validated strictly increasing on the minute grid, so each 15-minute bin is
+    # a contiguous run: reduceat over the runs does what a groupby would, ~20x faster (this is
+    # most of a 15m fetch's CPU).  The bin is floored on the local wall clock.
+    effective_minute = minute_of_day - at_close
+    ts = f["ts"].to_numpy(dtype=np.int64)
+    bins = ts - (at_close + effective_minute % 15) * 60_000
+    starts = np.flatnonzero(np.concatenate(([True], bins[1:] != bins[:-1])))
+    ends = np.concatenate((starts[1:], [len(bins)])) - 1
+    out = pd.DataFrame(
         {
-            "bin": bins.tz_convert("UTC").as_unit("ms").asi8,
-            "o": f["o"],
-            "h": f["h"],
-            "l": f["l"],
-            "c": f["c"],
-            "v": f["v"],
+            "ts": bins[starts],
+            "o": f["o"].to_numpy()[starts],
+            "h": np.maximum.reduceat(f["h"].to_numpy(), starts),
+            "l": np.minimum.reduceat(f["l"].to_numpy(), starts),
+            "c": f["c"].to_numpy()[ends],
+            "v": np.add.reduceat(f["v"].to_numpy(), starts),
         }
     )
-    grouped = frame.groupby("bin", sort=True).agg(
-        o=("o", "first"), h=("h", "max"), l=("l", "min"), c=("c", "last"), v=("v", "sum")
-    )
-    out = grouped.reset_index().rename(columns={"bin": "ts"})
-    out["ts"] = out["ts"].astype(np.int64)
-    return BarSeries(minutes.source, minutes.ticker, "15m", out[["ts", "o", "h", "l", "c", "v"]])
+    return BarSeries(minutes.source, minutes.ticker, "15m", out)

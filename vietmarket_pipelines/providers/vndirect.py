@@ -9,6 +9,7 @@ from typing import Any
 from vietmarket_pipelines.market import Timeframe
 from vietmarket_pipelines.providers.base import FULL_HISTORY_FROM_S, NO_BARS, FetchResult, fetch_per_ticker
 from vietmarket_pipelines.providers.http import HttpPolicy, ProviderClient, ProviderPayloadError
+from vietmarket_pipelines.providers.pacing import Pacer
 
 HISTORY_PATH = "/dchart/history"
 RESOLUTIONS: dict[Timeframe, str] = {"1d": "D", "1h": "60", "15m": "15"}
@@ -26,9 +27,9 @@ class VndirectProvider:
     name = "vndirect"
     batch_size = 1
 
-    def __init__(self, base_url: str, *, policy: HttpPolicy | None = None) -> None:
+    def __init__(self, base_url: str, *, policy: HttpPolicy | None = None, pacer: Pacer | None = None) -> None:
         self.client = ProviderClient(
-            self.name, base_url, headers={"Referer": "https://dchart.vndirect.com.vn/"}, policy=policy
+            self.name, base_url, headers={"Referer": "https://dchart.vndirect.com.vn/"}, policy=policy, pacer=pacer
         )
 
     def close(self) -> None:

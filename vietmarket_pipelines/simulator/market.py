@@ -94,6 +94,11 @@ class SimulatedMarket:
             d += timedelta(days=1)
         return tuple(days)
 
+    @lru_cache(maxsize=4)  # noqa: B019
+    def session_ordinals(self, today: date) -> npt.NDArray[np.int64]:
+        """sessions_until(today) as date ordinals: what every series slices from its listing on."""
+        return np.array([d.toordinal() for d in self.sessions_until(today)], dtype=np.int64)
+
     # ---------------------------------------------------------------- universe
     @cached_property
     def tickers(self) -> dict[str, SimTicker]:
@@ -150,8 +155,9 @@ class SimulatedMarket:
     @lru_cache(maxsize=256)  # noqa: B019
     def _daily(self, symbol: str, today: date) -> Bars:
         ticker = self.tickers[symbol]
-        sessions = [d for d in self.sessions_until(today) if d >= ticker.listed]
-        n = len(sessions)
+        ordinals = self.session_ordinals(today)
+        days = ordinals[ordinals >= ticker.listed.toordinal()]
+        n = len(days)
         rng = np.random.default_rng(_seed(self.seed, symbol, "daily"))
         is_index = ticker.kind == "INDEX"
         vol = 0.012 if is_index else 0.022
@@ -176,7 +182,7 @@ class SimulatedMarket:
             low_ = np.minimum(np.floor(low * 100) / 100, np.minimum(o, c))
             volume = np.round(rng.lognormal(12, 1.2, n) / 100) * 100
         return {
-            "day": np.array([d.toordinal() for d in sessions], dtype=np.int64),
+            "day": days,
             "o": o, "h": h, "l": low_, "c": c, "v": volume,
         }  # fmt: skip
 

@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import msgspec
 import numpy as np
+import numpy.typing as npt
 
 from vietmarket_pipelines.market import VN_TZ
 from vietmarket_pipelines.simulator.faults import PAYLOAD_FAULTS, FaultBook, FaultRule
@@ -37,6 +38,7 @@ class Simulator:
         # The last requests, for tests and for a person watching what the platform asks.
         self.recent: deque[dict[str, Any]] = deque(maxlen=2000)
         self.lock = threading.Lock()
+        self._starts_cache: tuple[date, npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
 
     def count(self, route: str, detail: dict[str, Any] | None = None) -> None:
         with self.lock:
@@ -46,6 +48,25 @@ class Simulator:
     # ------------------------------------------------------------------ bars
     def today(self) -> date:
         return self.market.now().astimezone(VN_TZ).date()
+
+    def _session_starts(self, today: date, days: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """00:00 ICT (unix seconds) of each session ordinal in `days`.
+
+        Converted once per day for the whole calendar and looked up: converting a series' few
+        thousand dates on every request cost ~10 ms a ticker, most of a batched request, and a
+        real provider's CPU does not compete with the platform's run workers.
+        """
+        with self.lock:
+            cached = self._starts_cache
+            if cached is None or cached[0] != today:
+                ordinals = self.market.session_ordinals(today)
+                starts = np.array([_vn_midnight(int(o)) for o in ordinals], dtype=np.int64)
+                cached = self._starts_cache = (today, ordinals, starts)
+        _, ordinals, starts = cached
+        idx = np.searchsorted(ordinals, days)
+        if len(days) and (idx.max() >= len(ordinals) or not np.array_equal(ordinals[idx], days)):
+            return np.array([_vn_midnight(int(d)) for d in days], dtype=np.int64)
+        return starts[idx]
 
     def bars(
         self, symbol: str, kind: str, start_s: int | None, end_s: int, count_back: int | None
@@ -59,7 +80,7 @@ class Simulator:
         today = self.today()
         daily = self.market.daily(symbol, today)
         days = np.asarray(daily["day"])
-        day_start = np.array([_vn_midnight(int(d)) for d in days], dtype=np.int64)
+        day_start = self._session_starts(today, days)
         # A session's bars exist once it has opened.
         open_mask = day_start + 9 * 3600 <= now_s
         if kind == "day":

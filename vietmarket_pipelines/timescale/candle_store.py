@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
@@ -39,6 +39,12 @@ _COPY_ROW = np.dtype(
         for item in ((f"len_{name}", ">i4"), (name, ">i8" if name == "ts" else ">f8"))
     ]
 )
+
+
+# Up to this many bars (a latest tick's, a short repair's) a partition is written in one round
+# trip with its bars as array parameters; bigger batches go through binary COPY, which is faster
+# per bar once the extra round trips no longer dominate.
+SMALL_BATCH_BARS = 1_000
 
 
 class StoreUnavailable(RuntimeError):
@@ -159,6 +165,11 @@ class CandleStore:
                             for name in ("insert_new", "upsert_changed"):
                                 statement = table_sql(f"{name}_bars.sql", tf).as_string(conn)
                                 cur.execute(f"PREPARE {name}_{tf} (text, text, text) AS {statement}")
+                            statement = table_sql("write_small_bars.sql", tf).as_string(conn).rstrip().rstrip(";")
+                            cur.execute(
+                                f"PREPARE write_small_{tf} (text, text, text, bigint[], float8[], float8[], "
+                                f"float8[], float8[], float8[]) AS {statement}"
+                            )
                     conn.commit()
                     return conn
         except CONNECTION_ERRORS as exc:
@@ -170,6 +181,11 @@ class CandleStore:
     def write_series(self, conn: psycopg2.extensions.connection, series: BarSeries) -> UpsertStats:
         """Upserts one partition in one transaction; on any error it is rolled back whole."""
         frame = series.frame
+        if 0 < len(frame) <= SMALL_BATCH_BARS:
+            updated, inserted = self._write_small(conn, series)
+            return UpsertStats(
+                series.ticker, series.tf, series.source, len(frame), inserted, updated, series.first_ts, series.last_ts
+            )
         try:
             with conn.cursor() as cur:
                 inserted = updated = 0
@@ -222,7 +238,33 @@ class CandleStore:
             series.last_ts,
         )
 
-    def write_partitions(self, series: Sequence[BarSeries]) -> Iterator[UpsertStats]:
+    def _write_small(self, conn: psycopg2.extensions.connection, series: BarSeries) -> tuple[int, int]:
+        """(updated, inserted) of a small batch, written in one round trip.
+
+        Lock and upsert go as one multi-statement query on an autocommit connection: the server
+        runs such a query as one implicit transaction (all or nothing, the lock held to its end),
+        and each statement takes its own snapshot, so the upsert sees the series as the lock left it.
+        """
+        f = series.frame
+        params: dict[str, Any] = {"ticker": series.ticker, "tf": series.tf, "source": series.source}
+        params.update({name: f[name].to_numpy().tolist() for name in _BAR_FIELDS})
+        query = (
+            load_sql("lock_series.sql") + f"\nEXECUTE write_small_{series.tf} (%(ticker)s, %(tf)s, %(source)s, "
+            "%(ts)s, %(o)s, %(h)s, %(l)s, %(c)s, %(v)s)"
+        )
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                cur.execute(query, params)
+                row = cur.fetchone()
+        finally:
+            if not conn.closed:
+                conn.autocommit = False
+        if row is None:
+            raise AssertionError("the small-batch upsert returned no counts")
+        return int(row[0]), int(row[1])
+
+    def write_partitions(self, series: Iterable[BarSeries]) -> Iterator[UpsertStats]:
         """Writes each series in its own transaction, reconnecting when the database drops.
 
         A partition interrupted by a lost connection was rolled back by the server, so it is

@@ -1,16 +1,22 @@
 """The `candles` asset: OHLCV bars per ticker x timeframe, fetched incrementally and validated strictly."""
 
+import time
 from collections import defaultdict
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock_time
 
 import dagster as dg
 from pydantic import Field
 
+from vietmarket_pipelines.bars import BarSeries
 from vietmarket_pipelines.defs.candles.partitions import candle_key, candle_partitions, split_candle_key
+from vietmarket_pipelines.defs.candles.prefetch import Prefetched
 from vietmarket_pipelines.defs.candles.resources import MarketDataResource, TimescaleResource, step_retry_policy
 from vietmarket_pipelines.io_managers.timescale_candles import CandleBatch
 from vietmarket_pipelines.market import VN_TZ, Timeframe
 from vietmarket_pipelines.providers.http import ProviderError
+from vietmarket_pipelines.timescale.candle_store import CandleStore
 
 # An incremental fetch re-reads this much before the newest stored bar: providers revise recent
 # bars (late prints, corrections), and an overlap costs little.
@@ -40,7 +46,7 @@ class CandleFetchConfig(dg.Config):
 
 
 def _vn_start_of(d: date) -> datetime:
-    return datetime.combine(d, time(0), tzinfo=VN_TZ)
+    return datetime.combine(d, clock_time(0), tzinfo=VN_TZ)
 
 
 def fetch_window(
@@ -95,36 +101,58 @@ def candles(
         by_tf = defaultdict(list, {tf: [t for t in tickers if t in active] for tf, tickers in by_tf.items()})
         if any(skipped.values()):
             context.log.info(f"skipping inactive tickers: {sum(map(len, skipped.values()))} series")
-    for tf, tickers in by_tf.items():
-        newest = {} if config.full_refetch else store.newest_ts(tf, tickers)
-        # Requests group series by provider and by the day their window starts, so one batched
-        # request serves many tickers without over-fetching for any of them.
-        groups: dict[tuple[str, datetime | None], list[str]] = defaultdict(list)
-        ends: dict[tuple[str, datetime | None], datetime] = {}
-        for ticker in tickers:
-            start, end = fetch_window(config, tf, newest.get(ticker), now)
-            day = _vn_start_of(start.astimezone(VN_TZ).date()) if start else None
-            group = (market_data.provider_name(ticker, tf), day)
-            groups[group].append(ticker)
-            ends[group] = end
-        for (provider_name, start), group_tickers in groups.items():
-            provider = market_data.provider(provider_name)
-            try:
-                for i in range(0, len(group_tickers), provider.batch_size):
-                    chunk = group_tickers[i : i + provider.batch_size]
-                    try:
-                        result = provider.fetch(chunk, tf, start, ends[(provider_name, start)])
-                    except ProviderError as exc:
-                        for ticker in chunk:
-                            batch.errors[str(candle_key(ticker, tf))] = exc
-                        continue
-                    batch.series.extend(result.series.values())
-                    for ticker, error in result.errors.items():
-                        batch.errors[str(candle_key(ticker, tf))] = error
-            finally:
-                provider.close()
-        context.log.info(
-            f"{tf}: fetched {sum(len(s) for s in batch.series if s.tf == tf)} bars for "
-            f"{sum(1 for s in batch.series if s.tf == tf)} of {len(tickers)} series"
-        )
+
+    def fetch_all() -> Iterator[BarSeries]:
+        for tf, tickers in by_tf.items():
+            yield from fetch_timeframe(config, market_data, store, tf, tickers, now, batch)
+
+    # Fetching runs ahead in a thread while the IO manager writes what has arrived.
+    batch.series = Prefetched(fetch_all).start()
     return batch
+
+
+def fetch_timeframe(
+    config: CandleFetchConfig,
+    market_data: MarketDataResource,
+    store: CandleStore,
+    tf: Timeframe,
+    tickers: list[str],
+    now: datetime,
+    batch: CandleBatch,
+) -> Iterator[BarSeries]:
+    """The validated series of one timeframe, a provider batch at a time; rejected partitions go
+    to `batch.errors`, and a summary line to `batch.notes`."""
+    started = time.monotonic()
+    newest = {} if config.full_refetch else store.newest_ts(tf, tickers)
+    # Requests group series by provider and by the day their window starts, so one batched
+    # request serves many tickers without over-fetching for any of them.
+    groups: dict[tuple[str, datetime | None], list[str]] = defaultdict(list)
+    ends: dict[tuple[str, datetime | None], datetime] = {}
+    for ticker in tickers:
+        start, end = fetch_window(config, tf, newest.get(ticker), now)
+        day = _vn_start_of(start.astimezone(VN_TZ).date()) if start else None
+        group = (market_data.provider_name(ticker, tf), day)
+        groups[group].append(ticker)
+        ends[group] = end
+    bars = series = 0
+    for (provider_name, start), group_tickers in groups.items():
+        provider = market_data.provider(provider_name)
+        try:
+            for i in range(0, len(group_tickers), provider.batch_size):
+                chunk = group_tickers[i : i + provider.batch_size]
+                try:
+                    result = provider.fetch(chunk, tf, start, ends[(provider_name, start)])
+                except ProviderError as exc:
+                    for ticker in chunk:
+                        batch.errors[str(candle_key(ticker, tf))] = exc
+                    continue
+                for ticker, error in result.errors.items():
+                    batch.errors[str(candle_key(ticker, tf))] = error
+                for s in result.series.values():
+                    bars, series = bars + len(s), series + 1
+                    yield s
+        finally:
+            provider.close()
+    batch.notes.append(
+        f"{tf}: fetched {bars} bars for {series} of {len(tickers)} series in {time.monotonic() - started:.1f} s"
+    )

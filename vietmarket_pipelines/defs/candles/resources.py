@@ -9,6 +9,7 @@ from vietmarket_pipelines.calendar import TradingCalendar
 from vietmarket_pipelines.market import Timeframe
 from vietmarket_pipelines.providers.base import CandleProvider
 from vietmarket_pipelines.providers.http import HttpPolicy, ProviderClient
+from vietmarket_pipelines.providers.pacing import Pacer, SharedPacer
 from vietmarket_pipelines.providers.ssi import SsiProvider
 from vietmarket_pipelines.providers.universe import DEFAULT_MIN_STOCKS, Universe, fetch_universe
 from vietmarket_pipelines.providers.vci import VciProvider
@@ -49,10 +50,19 @@ class MarketDataResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     ticker_routes: dict[str, str] = Field(
         default={}, description='Per-series overrides, e.g. {"VNINDEX:1d": "vndirect"}.'
     )
-    # Per run process.  VCI allows ~20 requests per short window; the `market_data_http` pool
-    # lets two provider-calling steps run at once, so two processes stay near that budget.
-    requests_per_window: int = 10
+    # One budget per provider for the whole deployment when `pacing_dsn` is set (as deployed):
+    # VCI allows roughly 20 requests per short window; 15 per 5 s, spaced evenly (one every
+    # 333 ms), keeps any 5 s window at <= 15 however many run workers call it, a quarter under
+    # VCI's limit.  (Before, each of up to two processes had 10 per 5 s with bursts: up to 20.)
+    # A latest tick is 3 x 32 batched requests: >= 32 s of pacing, whatever the pool allows.
+    # Without `pacing_dsn` the budget applies to each client alone (tests, one-off scripts).
+    requests_per_window: int = 15
     window_seconds: float = 5.0
+    pacing_dsn: str | None = Field(
+        default=None,
+        description="Database holding the shared per-provider request budget (provider_pacing); "
+        "empty: each client paces itself.",
+    )
     timeout_seconds: float = 20.0
     max_attempts: int = 5
     min_listed_stocks: int = DEFAULT_MIN_STOCKS
@@ -71,19 +81,25 @@ class MarketDataResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             raise ValueError(f"route for {ticker} {tf} names unknown provider {name!r}; one of {PROVIDERS}")
         return name
 
+    def pacer(self) -> Pacer | None:
+        """The shared budget's pacer, or None for a client-local limiter."""
+        if not self.pacing_dsn:
+            return None
+        return SharedPacer(self.pacing_dsn, self.requests_per_window, self.window_seconds)
+
     def provider(self, name: str) -> CandleProvider:
         if name == "vci":
-            return VciProvider(self.vci_base_url, policy=self.policy(), calendar=TradingCalendar())
+            return VciProvider(self.vci_base_url, policy=self.policy(), calendar=TradingCalendar(), pacer=self.pacer())
         if name == "ssi":
-            return SsiProvider(self.ssi_base_url, policy=self.policy())
+            return SsiProvider(self.ssi_base_url, policy=self.policy(), pacer=self.pacer())
         if name == "vndirect":
-            return VndirectProvider(self.vndirect_dchart_base_url, policy=self.policy())
+            return VndirectProvider(self.vndirect_dchart_base_url, policy=self.policy(), pacer=self.pacer())
         raise ValueError(f"unknown provider {name!r}")
 
     def universe(self) -> Universe:
         with (
-            ProviderClient("vci", self.vci_base_url, policy=self.policy()) as vci,
-            ProviderClient("vndirect", self.vndirect_finfo_base_url, policy=self.policy()) as vnd,
+            ProviderClient("vci", self.vci_base_url, policy=self.policy(), pacer=self.pacer()) as vci,
+            ProviderClient("vndirect", self.vndirect_finfo_base_url, policy=self.policy(), pacer=self.pacer()) as vnd,
         ):
             return fetch_universe(vci, vnd, min_stocks=self.min_listed_stocks)
 
@@ -99,7 +115,8 @@ class TimescaleResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
 
 def market_data_from_env() -> MarketDataResource:
-    """Every base URL from its env var; VIETMARKET_SIMULATOR_URL points them all at the simulator."""
+    """Every base URL from its env var; VIETMARKET_SIMULATOR_URL points them all at the simulator.
+    The request budget is shared through the candles database (VIETMARKET_PG_URL)."""
     sim = dg.EnvVar("VIETMARKET_SIMULATOR_URL").get_value()
 
     def url(var: str, default: str) -> str:
@@ -110,4 +127,5 @@ def market_data_from_env() -> MarketDataResource:
         ssi_base_url=url("SSI_BASE_URL", "https://iboard-api.ssi.com.vn"),
         vndirect_dchart_base_url=url("VNDIRECT_DCHART_BASE_URL", "https://dchart-api.vndirect.com.vn"),
         vndirect_finfo_base_url=url("VNDIRECT_FINFO_BASE_URL", "https://api-finfo.vndirect.com.vn"),
+        pacing_dsn=dg.EnvVar("VIETMARKET_PG_URL"),
     )

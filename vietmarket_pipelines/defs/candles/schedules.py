@@ -24,6 +24,9 @@ PROVIDER_TAG = "vietmarket/provider"
 # A tick just after a session ends still runs, to catch that session's last bars.
 AFTER_SESSION_GRACE = timedelta(minutes=10)
 MAX_REPAIR_RUNS_PER_TICK = 50
+# A tick's runs, heaviest first: the 15m run (a minute-bar payload per batch, resampled) takes the
+# longest, so it is queued first and the lighter runs share the request budget around it.
+TICK_ORDER: tuple[Timeframe, ...] = ("15m", "1h", "1d")
 
 candles_job = dg.define_asset_job(
     "candles_job",
@@ -93,7 +96,7 @@ def whole_market_tick(
     tickers = active_tickers_in_partition_order(context.instance, timescale)
     if not tickers:
         return dg.SkipReason("no active tickers yet: materialize `symbols` first")
-    return whole_market_requests(mode, when, tickers, TIMEFRAMES, market_data)
+    return whole_market_requests(mode, when, tickers, TICK_ORDER, market_data)
 
 
 @dg.schedule(
