@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup system timescaledb venv node db run demo stop test lint typecheck bench bench-api lock
+.PHONY: help setup system timescaledb venv node db run demo stop test lint typecheck bench bench-api convex-test ha ha-stop lock
 
 help:
 	@echo "make run    install what is missing, start TimescaleDB, Dagster and the History API"
@@ -47,7 +47,11 @@ lint: venv
 typecheck: venv
 	@.venv/bin/mypy
 
-test: setup lint typecheck
+# The Convex functions' own tests (convex-test + vitest), then the Python suite.
+convex-test: system
+	@bash scripts/convex-test.sh
+
+test: setup lint typecheck convex-test
 	@bash scripts/test.sh
 
 bench: setup
@@ -55,6 +59,13 @@ bench: setup
 
 bench-api: setup
 	@bash scripts/bench.sh api
+
+# The local HA cluster (3 etcd, 2 Patroni + TimescaleDB, HAProxy) on loopback ports; see deploy/ha-local.
+ha: setup
+	@bash scripts/ha.sh start
+
+ha-stop:
+	@bash scripts/ha.sh stop
 
 # Re-resolve the pinned set from setup.py in a scratch venv (needs PyPI).
 lock:

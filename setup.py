@@ -54,6 +54,8 @@ setup(
             # History API: OpenAPI-driven fuzzing, and the chart page driven in the system Chromium.
             "schemathesis>=4.0",
             "playwright>=1.49",
+            # Nomad job specs are checked by parsing them (there is no Nomad binary in CI).
+            "python-hcl2>=7.0",
         ],
     },
     entry_points={

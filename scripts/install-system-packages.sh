@@ -9,7 +9,9 @@ packages=(postgresql-15 postgresql-client-15 postgresql-server-dev-15 postgresql
   # the end-to-end tests look at the UI in the system Chromium (never a downloaded browser)
   chromium fonts-dejavu-core
   # the History API: the chart's npm package, and wrk for its load benchmark
-  nodejs wrk)
+  nodejs wrk
+  # the local HA harness and its failover test: real etcd, HAProxy and Patroni
+  etcd-server haproxy patroni)
 # Extra groups requested by later steps, e.g. EXTRA_PACKAGES="wrk chromium".
 read -r -a extra <<<"${EXTRA_PACKAGES:-}"
 packages+=("${extra[@]}")

@@ -16,6 +16,7 @@ from tests.news.conftest import materialization_metadata, materialize_news
 from vietmarket_pipelines.defs.convex.resources import ConvexMirrorResource
 from vietmarket_pipelines.simulator.convex import ConvexStandIn, start_convex_in_thread
 from vietmarket_pipelines.simulator.server import SimulatorServer
+from vietmarket_pipelines.timescale.candle_store import CandleStore
 
 DEPLOY_KEY = "prod:happy-otter-123|" + "k" * 40
 TICKERS = ["VCB", "FPT", "HPG", "SSI", "MWG"]
@@ -43,6 +44,7 @@ def convex(server: ConvexStandIn, **overrides: Any) -> ConvexMirrorResource:
         "timeframes": ["1d"],
         "max_bars_per_call": 250,
         "timeout_seconds": 1.0,
+        "min_interval_seconds": 0.0,
         **overrides,
     }
     return ConvexMirrorResource(**settings)
@@ -112,11 +114,8 @@ def test_nothing_is_sent_when_no_slice_changed(
     assert len(requests(stand_in)) == before
 
 
-def test_only_revised_bars_travel(
-    instance: dg.DagsterInstance, clean_db: MigratedDatabase, sim: SimulatorServer, stand_in: ConvexStandIn
-) -> None:
-    materialize_candles(instance, clean_db, sim, TICKERS, "1d", convex=convex(stand_in))
-    conn = clean_db.connect()
+def revise_newest_vcb_bar(db: MigratedDatabase) -> None:
+    conn = db.connect()
     with conn, conn.cursor() as cur:
         # A provider revision of VCB's newest bar, as the next upsert would write it.
         cur.execute(
@@ -124,9 +123,37 @@ def test_only_revised_bars_travel(
             "WHERE ticker = 'VCB' AND ts = (SELECT max(ts) FROM candles_1d WHERE ticker = 'VCB')"
         )
     conn.close()
-    httpx.delete(f"{stand_in.url}/_convex")  # forget the calls (and Convex's copy) so far
-    from vietmarket_pipelines.timescale.candle_store import CandleStore
 
+
+def test_a_recently_mirrored_series_waits_unless_the_pass_is_forced(
+    instance: dg.DagsterInstance, clean_db: MigratedDatabase, sim: SimulatorServer, stand_in: ConvexStandIn
+) -> None:
+    paced = convex(stand_in, min_interval_seconds=900.0)
+    materialize_candles(instance, clean_db, sim, TICKERS, "1d", convex=paced)
+    revise_newest_vcb_bar(clean_db)
+    calls = len(requests(stand_in))
+    mirror = paced.mirror(CandleStore(clean_db.writer_dsn).connection)
+    deferred = mirror.mirror_candles([(t, "1d") for t in TICKERS])
+    assert (deferred.status, deferred.series_deferred, deferred.calls) == ("in_sync", 1, 0)
+    assert len(requests(stand_in)) == calls
+    forced = mirror.mirror_candles([(t, "1d") for t in TICKERS], force=True)
+    assert (forced.status, forced.series_sent, forced.calls) == ("sent", 1, 1)
+    # The close pass forces it through the IO manager too (it writes active tickers only).
+    conn = clean_db.connect()
+    with conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO symbols (ticker) SELECT unnest(%s::text[])", (TICKERS,))
+    conn.close()
+    revise_newest_vcb_bar(clean_db)
+    close = materialize_candles(instance, clean_db, sim, TICKERS, "1d", convex=paced, tags={"vietmarket/mode": "close"})
+    assert mirror_status(close) == {"sent"}
+
+
+def test_only_revised_bars_travel(
+    instance: dg.DagsterInstance, clean_db: MigratedDatabase, sim: SimulatorServer, stand_in: ConvexStandIn
+) -> None:
+    materialize_candles(instance, clean_db, sim, TICKERS, "1d", convex=convex(stand_in))
+    revise_newest_vcb_bar(clean_db)
+    httpx.delete(f"{stand_in.url}/_convex")  # forget the calls (and Convex's copy) so far
     report = (
         convex(stand_in)
         .mirror(CandleStore(clean_db.writer_dsn).connection)

@@ -210,3 +210,8 @@ def _backfill() -> dg.AssetsDefinition:
     from vietmarket_pipelines.defs.news.assets import news_backfill
 
     return news_backfill
+
+
+def test_the_vietstock_budget_is_shared_through_the_database(news_db: MigratedDatabase, sim: SimulatorServer) -> None:
+    materialize_news(news_db, sim, {"max_fetch_per_run": 5}, pacing_dsn=news_db.writer_dsn)
+    assert "vietstock" in [p for (p,) in rows(news_db, "SELECT provider FROM provider_pacing")]

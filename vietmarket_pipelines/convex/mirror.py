@@ -53,6 +53,10 @@ class MirrorSettings:
     max_bars_per_call: int = 2000
     max_calls_per_run: int = 50
     max_calls_per_day: int = 2000
+    # A series mirrored this recently waits for a later run (the latest ticks come every 5 minutes,
+    # and each rewrites the forming daily bar of every ticker: Convex's I/O, not its calls, is the
+    # scarce part of the free plan).  `force` passes (the close and repair runs) ignore it.
+    min_interval_s: float = 900.0
     timeout_s: float = 10.0
 
 
@@ -65,6 +69,7 @@ class MirrorReport:
     series_sent: int = 0
     bars_sent: int = 0
     series_unchanged: int = 0
+    series_deferred: int = 0
     error: str | None = None
 
     def metadata(self) -> dict[str, Any]:
@@ -74,6 +79,7 @@ class MirrorReport:
             "convex_series_sent": self.series_sent,
             "convex_bars_sent": self.bars_sent,
             "convex_series_unchanged": self.series_unchanged,
+            "convex_series_deferred": self.series_deferred,
         }
         if self.error:
             md["convex_error"] = self.error
@@ -113,8 +119,9 @@ class ConvexMirror:
         self._client.mutation(path, args)
 
     # ------------------------------------------------------------------ candles
-    def mirror_candles(self, series: Sequence[tuple[str, Timeframe]]) -> MirrorReport:
-        """Sends every listed series whose slice changed; never raises."""
+    def mirror_candles(self, series: Sequence[tuple[str, Timeframe]], *, force: bool = False) -> MirrorReport:
+        """Sends every listed series whose slice changed (and, unless `force`, was not mirrored within
+        `min_interval_s`); never raises."""
         report = MirrorReport()
         wanted: dict[Timeframe, list[str]] = {}
         for ticker, tf in series:
@@ -122,7 +129,7 @@ class ConvexMirror:
                 wanted.setdefault(tf, []).append(ticker)
         try:
             for tf, tickers in wanted.items():
-                self._mirror_tf(tf, sorted(set(tickers)), report)
+                self._mirror_tf(tf, sorted(set(tickers)), report, force)
         except BudgetSpent as exc:
             report.status, report.error = "paused", str(exc)
             log.warning("convex mirror paused: %s", exc)
@@ -134,7 +141,7 @@ class ConvexMirror:
             log.warning("convex mirror failed (the canonical write stands): %s", report.error)
         return report
 
-    def _mirror_tf(self, tf: Timeframe, tickers: list[str], report: MirrorReport) -> None:
+    def _mirror_tf(self, tf: Timeframe, tickers: list[str], report: MirrorReport, force: bool) -> None:
         keep = self.settings.keep_bars
         table = sql.Identifier(CANDLE_TABLES[tf])
         with self._connect() as conn:
@@ -147,9 +154,19 @@ class ConvexMirror:
                 )
                 current = dict(cur.fetchall())
                 cur.execute(_sql("mirror_state.sql"), {"series": [series_key(t, tf) for t in tickers]})
-                stored = {key: (h, wm) for key, h, wm in cur.fetchall()}
-                changed = [t for t in tickers if stored.get(series_key(t, tf), (None, None))[0] != current.get(t)]
-                report.series_unchanged += len(tickers) - len(changed)
+                stored = {key: (h, wm) for key, h, wm, _ in cur.fetchall()}
+                cur.execute(
+                    _sql("recently_mirrored.sql"),
+                    {
+                        "series": [series_key(t, tf) for t in tickers],
+                        "seconds": 0 if force else self.settings.min_interval_s,
+                    },
+                )
+                recent = {key for (key,) in cur.fetchall()}
+                differs = [t for t in tickers if stored.get(series_key(t, tf), (None, None))[0] != current.get(t)]
+                changed = [t for t in differs if series_key(t, tf) not in recent]
+                report.series_unchanged += len(tickers) - len(differs)
+                report.series_deferred += len(differs) - len(changed)
                 if not changed:
                     conn.rollback()
                     return
@@ -214,7 +231,7 @@ class ConvexMirror:
                 cur.execute(_sql("news_slice.sql"), {"keep": self.settings.keep_articles})
                 rows = cur.fetchall()
                 cur.execute(_sql("mirror_state.sql"), {"series": [NEWS_SERIES]})
-                stored = {key: h for key, h, _ in cur.fetchall()}
+                stored = {key: h for key, h, _, _ in cur.fetchall()}
             articles = [
                 {"url": u, "title": t, "publishedAt": int(p), "source": s, "tickers": list(k)} for u, t, p, s, k in rows
             ]

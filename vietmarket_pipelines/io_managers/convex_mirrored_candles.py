@@ -1,7 +1,11 @@
 """The candle IO manager plus a Convex mirror of each written series' latest slice, after the commit."""
 
+from collections.abc import Iterable, Iterator
+
 import dagster as dg
 
+from vietmarket_pipelines.bars import BarSeries
+from vietmarket_pipelines.defs.candles.assets import MODE_TAG
 from vietmarket_pipelines.defs.candles.partitions import candle_key
 from vietmarket_pipelines.defs.convex.resources import ConvexMirrorResource
 from vietmarket_pipelines.io_managers.timescale_candles import (
@@ -9,6 +13,7 @@ from vietmarket_pipelines.io_managers.timescale_candles import (
     TimescaleCandleIOManager,
     add_partition_metadata,
 )
+from vietmarket_pipelines.market import Timeframe
 
 
 class ConvexMirroredCandleIOManager(TimescaleCandleIOManager):
@@ -21,20 +26,31 @@ class ConvexMirroredCandleIOManager(TimescaleCandleIOManager):
     convex: ConvexMirrorResource
 
     def handle_output(self, context: dg.OutputContext, obj: CandleBatch) -> None:
+        # The series may be a stream the write consumes once; remember what passed through it.
+        seen: list[tuple[str, Timeframe]] = []
+
+        def recording(series: Iterable[BarSeries]) -> Iterator[BarSeries]:
+            for one in series:
+                seen.append((one.ticker, one.tf))
+                yield one
+
+        obj.series = recording(obj.series)
         try:
             super().handle_output(context, obj)
         finally:
             if self.convex.enabled:
-                self._mirror(context, obj)
+                self._mirror(context, seen)
 
-    def _mirror(self, context: dg.OutputContext, obj: CandleBatch) -> None:
+    def _mirror(self, context: dg.OutputContext, seen: list[tuple[str, Timeframe]]) -> None:
         try:
             mirror = self.convex.mirror(self.store().connection)
         except ValueError as exc:
             context.log.warning(f"convex mirror misconfigured, skipped: {exc}")
             return
         try:
-            report = mirror.mirror_candles([(s.ticker, s.tf) for s in obj.series])
+            # The close and repair passes settle the day: they mirror whatever changed, at once.
+            force = context.step_context.dagster_run.tags.get(MODE_TAG) in ("close", "repair")
+            report = mirror.mirror_candles(seen, force=force)
         finally:
             mirror.close()
         if report.status in ("failed", "paused"):
@@ -42,7 +58,7 @@ class ConvexMirroredCandleIOManager(TimescaleCandleIOManager):
         else:
             context.log.info(f"convex mirror {report.status}: {report.calls} calls, {report.bars_sent} bars")
         targeted = set(context.asset_partition_keys) if context.has_asset_partitions else set()
-        for s in obj.series:
-            key = str(candle_key(s.ticker, s.tf))
-            if key in targeted and s.tf in self.convex.timeframes:
+        for ticker, tf in seen:
+            key = str(candle_key(ticker, tf))
+            if key in targeted and tf in self.convex.timeframes:
                 add_partition_metadata(context, key, report.metadata())

@@ -17,6 +17,7 @@ from bs4 import BeautifulSoup
 from vietmarket_pipelines.market import VN_TZ
 from vietmarket_pipelines.news.canonical import CANONICAL_ORIGIN, canonical_url, path_of
 from vietmarket_pipelines.providers.http import HttpPolicy, ProviderClient, ProviderPayloadError
+from vietmarket_pipelines.providers.pacing import Pacer
 
 DEFAULT_BASE_URL: Final = "https://vietstock.vn"
 # Stocks, insider trading, company results and macro.
@@ -170,13 +171,16 @@ def parse_listing(html: str | bytes, served_from: str) -> list[ListingLink]:
 class VietstockClient:
     """Feeds, pages and listings from one base URL (Vietstock, or the simulator standing in for it)."""
 
-    def __init__(self, base_url: str = DEFAULT_BASE_URL, policy: HttpPolicy = POLITE) -> None:
+    def __init__(
+        self, base_url: str = DEFAULT_BASE_URL, policy: HttpPolicy = POLITE, pacer: Pacer | None = None
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self._client = ProviderClient(
             "vietstock",
             self.base_url,
             headers={"Accept": "text/html,application/xhtml+xml,application/rss+xml,application/xml;q=0.9,*/*;q=0.8"},
             policy=policy,
+            pacer=pacer,
         )
 
     def close(self) -> None:

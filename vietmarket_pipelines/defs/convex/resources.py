@@ -21,6 +21,7 @@ class ConvexMirrorResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     max_bars_per_call: int = 2000
     max_calls_per_run: int = 50
     max_calls_per_day: int = 2000
+    min_interval_seconds: float = Field(default=900.0, description="A series waits this long between mirrors.")
     timeout_seconds: float = 10.0
 
     @property
@@ -46,6 +47,7 @@ class ConvexMirrorResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             max_bars_per_call=self.max_bars_per_call,
             max_calls_per_run=self.max_calls_per_run,
             max_calls_per_day=self.max_calls_per_day,
+            min_interval_s=self.min_interval_seconds,
             timeout_s=self.timeout_seconds,
         )
         return ConvexMirror(settings, connect)
@@ -53,7 +55,7 @@ class ConvexMirrorResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
 def convex_from_env() -> ConvexMirrorResource:
     """CONVEX_URL, CONVEX_DEPLOY_KEY, and optionally CONVEX_KEEP_BARS, CONVEX_TIMEFRAMES (e.g. "1d,1h"),
-    CONVEX_KEEP_ARTICLES, CONVEX_MAX_CALLS_PER_DAY, CONVEX_MAX_CALLS_PER_RUN."""
+    CONVEX_KEEP_ARTICLES, CONVEX_MAX_CALLS_PER_DAY, CONVEX_MAX_CALLS_PER_RUN, CONVEX_MIN_INTERVAL_S."""
     env = os.environ
     return ConvexMirrorResource(
         url=env.get("CONVEX_URL", ""),
@@ -63,4 +65,5 @@ def convex_from_env() -> ConvexMirrorResource:
         keep_articles=int(env.get("CONVEX_KEEP_ARTICLES", "100")),
         max_calls_per_day=int(env.get("CONVEX_MAX_CALLS_PER_DAY", "2000")),
         max_calls_per_run=int(env.get("CONVEX_MAX_CALLS_PER_RUN", "50")),
+        min_interval_seconds=float(env.get("CONVEX_MIN_INTERVAL_S", "900")),
     )
