@@ -56,12 +56,16 @@ def materialize_news(
     convex: ConvexMirrorResource | None = None,
     **overrides: Any,
 ) -> dg.ExecuteInProcessResult:
-    return dg.materialize(
-        [asset, *NEWS_CHECKS] if asset is news_articles else [asset],
-        resources=news_resources(db, server, convex, **overrides),
-        run_config={"ops": {asset.op.name: {"config": config or {}}}},
-        raise_on_error=raise_on_error,
-    )
+    # An instance of its own: without one, a previous test's closed instance can linger in
+    # Dagster's global definitions-loading state.
+    with dg.instance_for_test() as instance:
+        return dg.materialize(
+            [asset, *NEWS_CHECKS] if asset is news_articles else [asset],
+            instance=instance,
+            resources=news_resources(db, server, convex, **overrides),
+            run_config={"ops": {asset.op.name: {"config": config or {}}}},
+            raise_on_error=raise_on_error,
+        )
 
 
 def materialization_metadata(result: dg.ExecuteInProcessResult) -> dict[str, Any]:

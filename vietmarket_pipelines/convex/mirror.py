@@ -49,14 +49,14 @@ class MirrorSettings:
     deploy_key: str = field(repr=False)
     keep_bars: int = 500
     timeframes: tuple[Timeframe, ...] = ("1d",)
-    keep_articles: int = 100
+    keep_articles: int = 50
     max_bars_per_call: int = 2000
     max_calls_per_run: int = 50
     max_calls_per_day: int = 2000
     # A series mirrored this recently waits for a later run (the latest ticks come every 5 minutes,
     # and each rewrites the forming daily bar of every ticker: Convex's I/O, not its calls, is the
     # scarce part of the free plan).  `force` passes (the close and repair runs) ignore it.
-    min_interval_s: float = 900.0
+    min_interval_s: float = 1800.0
     timeout_s: float = 10.0
 
 

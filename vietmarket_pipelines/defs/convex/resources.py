@@ -17,11 +17,11 @@ class ConvexMirrorResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     deploy_key: str = Field(default="", description="From CONVEX_DEPLOY_KEY; sent as `Authorization: Convex <key>`.")
     keep_bars: int = Field(default=500, description="Bars per (ticker, tf) Convex keeps.")
     timeframes: list[str] = Field(default=["1d"], description="Timeframes mirrored.")
-    keep_articles: int = Field(default=100, description="Newest articles Convex keeps.")
+    keep_articles: int = Field(default=50, description="Newest articles Convex keeps.")
     max_bars_per_call: int = 2000
     max_calls_per_run: int = 50
     max_calls_per_day: int = 2000
-    min_interval_seconds: float = Field(default=900.0, description="A series waits this long between mirrors.")
+    min_interval_seconds: float = Field(default=1800.0, description="A series waits this long between mirrors.")
     timeout_seconds: float = 10.0
 
     @property
@@ -62,8 +62,8 @@ def convex_from_env() -> ConvexMirrorResource:
         deploy_key=dg.EnvVar("CONVEX_DEPLOY_KEY") if env.get("CONVEX_DEPLOY_KEY") else "",
         keep_bars=int(env.get("CONVEX_KEEP_BARS", "500")),
         timeframes=[tf.strip() for tf in env.get("CONVEX_TIMEFRAMES", "1d").split(",") if tf.strip()],
-        keep_articles=int(env.get("CONVEX_KEEP_ARTICLES", "100")),
+        keep_articles=int(env.get("CONVEX_KEEP_ARTICLES", "50")),
         max_calls_per_day=int(env.get("CONVEX_MAX_CALLS_PER_DAY", "2000")),
         max_calls_per_run=int(env.get("CONVEX_MAX_CALLS_PER_RUN", "50")),
-        min_interval_seconds=float(env.get("CONVEX_MIN_INTERVAL_S", "900")),
+        min_interval_seconds=float(env.get("CONVEX_MIN_INTERVAL_S", "1800")),
     )
