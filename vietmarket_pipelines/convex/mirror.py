@@ -35,7 +35,7 @@ Connect = Callable[[], AbstractContextManager[psycopg2.extensions.connection]]
 
 
 @cache
-def _sql(name: str) -> str:
+def load_sql(name: str) -> str:
     return (SQL_DIR / name).read_text(encoding="utf-8")
 
 
@@ -108,7 +108,7 @@ class ConvexMirror:
         if s.max_calls_per_day <= 0:
             raise BudgetSpent("the daily Convex call budget is 0")
         with self._connect() as conn, conn, conn.cursor() as cur:
-            cur.execute(_sql("take_budget.sql"), {"max_per_day": s.max_calls_per_day})
+            cur.execute(load_sql("take_budget.sql"), {"max_per_day": s.max_calls_per_day})
             if cur.fetchone() is None:
                 raise BudgetSpent(f"today's budget of {s.max_calls_per_day} Convex calls (Asia/Ho_Chi_Minh) is spent")
         self._run_calls += 1
@@ -147,16 +147,17 @@ class ConvexMirror:
         with self._connect() as conn:
             conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
             with conn.cursor() as cur:
-                cur.execute(_sql("watermark.sql"))
+                cur.execute(load_sql("watermark.sql"))
                 (snapshot_at,) = cur.fetchone()  # type: ignore[misc]
                 cur.execute(
-                    sql.SQL(_sql("slice_hashes.sql")).format(table=table), {"tickers": tickers, "tf": tf, "keep": keep}
+                    sql.SQL(load_sql("slice_hashes.sql")).format(table=table),
+                    {"tickers": tickers, "tf": tf, "keep": keep},
                 )
                 current = dict(cur.fetchall())
-                cur.execute(_sql("mirror_state.sql"), {"series": [series_key(t, tf) for t in tickers]})
+                cur.execute(load_sql("mirror_state.sql"), {"series": [series_key(t, tf) for t in tickers]})
                 stored = {key: (h, wm) for key, h, wm, _ in cur.fetchall()}
                 cur.execute(
-                    _sql("recently_mirrored.sql"),
+                    load_sql("recently_mirrored.sql"),
                     {
                         "series": [series_key(t, tf) for t in tickers],
                         "seconds": 0 if force else self.settings.min_interval_s,
@@ -172,7 +173,7 @@ class ConvexMirror:
                     return
                 since = [stored.get(series_key(t, tf), (None, None))[1] for t in changed]
                 cur.execute(
-                    sql.SQL(_sql("slice_changes.sql")).format(table=table),
+                    sql.SQL(load_sql("slice_changes.sql")).format(table=table),
                     {"tickers": changed, "since": since, "tf": tf, "keep": keep},
                 )
                 bars: dict[str, list[dict[str, Any]]] = {t: [] for t in changed}
@@ -212,14 +213,14 @@ class ConvexMirror:
 
     def _mark_synced(self, series: list[str], hashes: list[str], watermark: datetime | None) -> None:
         with self._connect() as conn, conn, conn.cursor() as cur:
-            cur.execute(_sql("mark_synced.sql"), {"series": series, "hashes": hashes, "watermark": watermark})
+            cur.execute(load_sql("mark_synced.sql"), {"series": series, "hashes": hashes, "watermark": watermark})
 
     def _mark_pending(self, series: list[str], error: str | None) -> None:
         if not series:
             return
         try:
             with self._connect() as conn, conn, conn.cursor() as cur:
-                cur.execute(_sql("mark_pending.sql"), {"series": series, "error": error})
+                cur.execute(load_sql("mark_pending.sql"), {"series": series, "error": error})
         except psycopg2.Error as exc:
             log.warning("could not record %d pending Convex series: %s", len(series), exc)
 
@@ -228,9 +229,9 @@ class ConvexMirror:
         report = MirrorReport()
         try:
             with self._connect() as conn, conn.cursor() as cur:
-                cur.execute(_sql("news_slice.sql"), {"keep": self.settings.keep_articles})
+                cur.execute(load_sql("news_slice.sql"), {"keep": self.settings.keep_articles})
                 rows = cur.fetchall()
-                cur.execute(_sql("mirror_state.sql"), {"series": [NEWS_SERIES]})
+                cur.execute(load_sql("mirror_state.sql"), {"series": [NEWS_SERIES]})
                 stored = {key: h for key, h, _, _ in cur.fetchall()}
             articles = [
                 {"url": u, "title": t, "publishedAt": int(p), "source": s, "tickers": list(k)} for u, t, p, s, k in rows
