@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from litestar.testing import TestClient
 
 from history_api.app import create_app
 from history_api.settings import Settings
+from tests.clusters import free_port
 from tests.conftest import require_env
 from vietmarket_pipelines.market import VN_TZ, daily_bar_ts
 from vietmarket_pipelines.timescale.databases import create_database, drop_database, with_database
@@ -153,12 +153,6 @@ def client(api_db: ApiDatabase) -> Iterator[TestClient]:  # type: ignore[type-ar
     with TestClient(create_app(api_settings(api_db.reader_dsn))) as c:
         c.headers["X-API-Key"] = KEY
         yield c
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -154,16 +154,12 @@ class ConvexMirror:
                     {"tickers": tickers, "tf": tf, "keep": keep},
                 )
                 current = dict(cur.fetchall())
-                cur.execute(load_sql("mirror_state.sql"), {"series": [series_key(t, tf) for t in tickers]})
-                stored = {key: (h, wm) for key, h, wm, _ in cur.fetchall()}
-                cur.execute(
-                    load_sql("recently_mirrored.sql"),
-                    {
-                        "series": [series_key(t, tf) for t in tickers],
-                        "seconds": 0 if force else self.settings.min_interval_s,
-                    },
-                )
-                recent = {key for (key,) in cur.fetchall()}
+                recent_s = 0 if force else self.settings.min_interval_s
+                keys = [series_key(t, tf) for t in tickers]
+                cur.execute(load_sql("mirror_state.sql"), {"series": keys, "recent_s": recent_s})
+                rows = cur.fetchall()
+                stored = {key: (h, wm) for key, h, wm, _ in rows}
+                recent = {key for key, _, _, is_recent in rows if is_recent}
                 differs = [t for t in tickers if stored.get(series_key(t, tf), (None, None))[0] != current.get(t)]
                 changed = [t for t in differs if series_key(t, tf) not in recent]
                 report.series_unchanged += len(tickers) - len(differs)
@@ -231,7 +227,7 @@ class ConvexMirror:
             with self._connect() as conn, conn.cursor() as cur:
                 cur.execute(load_sql("news_slice.sql"), {"keep": self.settings.keep_articles})
                 rows = cur.fetchall()
-                cur.execute(load_sql("mirror_state.sql"), {"series": [NEWS_SERIES]})
+                cur.execute(load_sql("mirror_state.sql"), {"series": [NEWS_SERIES], "recent_s": 0})
                 stored = {key: h for key, h, _, _ in cur.fetchall()}
             articles = [
                 {"url": u, "title": t, "publishedAt": int(p), "source": s, "tickers": list(k)} for u, t, p, s, k in rows

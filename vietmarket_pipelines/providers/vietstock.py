@@ -62,6 +62,11 @@ class ListingLink:
     title: str | None
 
 
+def _vietnam_if_naive(when: datetime) -> datetime:
+    """Vietstock writes Vietnam time without an offset; an explicit offset is kept."""
+    return when.replace(tzinfo=VN_TZ) if when.tzinfo is None else when
+
+
 def parse_pub_date(raw: str | None) -> datetime | None:
     """An RSS pubDate as an aware datetime; one without an offset is Vietnam time, as Vietstock means it."""
     if not raw or not raw.strip():
@@ -73,7 +78,7 @@ def parse_pub_date(raw: str | None) -> datetime | None:
             when = datetime.fromisoformat(raw.strip())
         except ValueError:
             return None
-    return when.replace(tzinfo=VN_TZ) if when.tzinfo is None else when
+    return _vietnam_if_naive(when)
 
 
 def parse_feed(body: bytes, feed_url: str, served_from: str) -> list[FeedItem]:
@@ -122,11 +127,9 @@ def parse_article(html: str | bytes, url: str) -> ArticlePage:
     published = None
     if raw := meta("article:published_time"):
         try:
-            published = datetime.fromisoformat(raw)
+            published = _vietnam_if_naive(datetime.fromisoformat(raw))
         except ValueError:
             published = None
-        if published is not None and published.tzinfo is None:
-            published = published.replace(tzinfo=VN_TZ)
     paragraphs = [
         p.get_text(" ", strip=True) for p in soup.select("p.pTitle, p.pHead, p.pBody") if p.get_text(strip=True)
     ]

@@ -20,8 +20,15 @@ class VietstockResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     pacing_dsn: str | None = Field(default=None, description="Database holding the shared request budget.")
 
     def client(self) -> VietstockClient:
-        per = 1.0 / self.requests_per_second if self.requests_per_second < 1 else 1.0
-        requests = max(1, int(self.requests_per_second)) if self.requests_per_second >= 1 else 1
+        # Below one a second: one request per 1/rate seconds; above: int(rate) per second.
+        requests, per = (
+            (1, 1.0 / self.requests_per_second)
+            if self.requests_per_second < 1
+            else (
+                int(self.requests_per_second),
+                1.0,
+            )
+        )
         policy = HttpPolicy(
             requests=requests,
             per_seconds=per,
