@@ -67,9 +67,6 @@ ha: setup
 ha-stop:
 	@bash scripts/ha.sh stop
 
-# Re-resolve the pinned set from setup.py in a scratch venv (needs PyPI).
-lock:
-	@rm -rf .data/lockvenv && python3 -m venv .data/lockvenv
-	@.data/lockvenv/bin/pip install -q --upgrade pip && .data/lockvenv/bin/pip install -q -e '.[dev]'
-	@.data/lockvenv/bin/pip freeze --exclude-editable | grep -vi '^vietmarket' > requirements.lock
-	@rm -rf .data/lockvenv && echo "requirements.lock updated"
+# Re-resolve the workspace (uv.lock) and export the hash-pinned sets to locks/ (needs PyPI).
+lock: venv
+	@bash scripts/lock.sh

@@ -4,7 +4,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 command -v npm >/dev/null || die "npm is missing; run scripts/install-system-packages.sh"
-for dir in history_api/chart; do
+for dir in packages/history-api/src/history_api/chart; do
   root="$REPO_ROOT/$dir"
   stamp="$root/node_modules/.vietmarket-lock.sha256"
   want=$(sha256sum "$root/package-lock.json" | cut -d' ' -f1)

@@ -67,7 +67,7 @@ start() {
   cd "$REPO_ROOT"
   launch dagster-webserver "$DAGSTER_PORT" "$VENV/bin/dagster-webserver" -h 127.0.0.1 -p "$DAGSTER_PORT" -w workspace.yaml
   launch dagster-daemon "" "$VENV/bin/dagster-daemon" run -w workspace.yaml
-  if [[ -f "$REPO_ROOT/history_api/__main__.py" ]]; then
+  if [[ -f "$REPO_ROOT/packages/history-api/src/history_api/__main__.py" ]]; then
     # A local key file unless the caller brought keys: the service refuses to run without one.
     if [[ -z "${HISTORY_API_KEYS:-}${API_KEY:-}${HISTORY_API_KEYS_FILE:-}" ]]; then
       export HISTORY_API_KEYS_FILE="$VM_DATA_DIR/history-api.keys"

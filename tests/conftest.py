@@ -14,7 +14,7 @@ import psycopg2
 import psycopg2.extensions
 import pytest
 
-from vietmarket_pipelines.market import VN_TZ
+from vietmarket_core.market import VN_TZ
 from vietmarket_pipelines.simulator.server import SimulatorServer, start_in_thread
 from vietmarket_pipelines.timescale.databases import create_database, drop_database, with_database
 from vietmarket_pipelines.timescale.migrate import migrate

@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 import pytest
 
-from vietmarket_pipelines.market import (
+from vietmarket_core.market import (
     TICKER_PATTERN,
     VN_TZ,
     daily_bar_ts,
@@ -46,6 +46,6 @@ def test_ticker_pattern_rejects_everything_else(ticker: str) -> None:
 
 
 def test_shared_module_imports_without_dagster() -> None:
-    code = "import sys, vietmarket_pipelines.market; print('dagster' in sys.modules)"
+    code = "import sys, vietmarket_core.market; print('dagster' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     assert out.stdout.strip() == "False"

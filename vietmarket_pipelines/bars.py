@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from vietmarket_pipelines.market import BAR_MS, VN_TZ, Timeframe, daily_bar_ts, trading_date_of
+from vietmarket_core.market import BAR_MS, VN_TZ, Timeframe, daily_bar_ts, trading_date_of
 
 BAR_COLUMNS = ("ts", "o", "h", "l", "c", "v")
 PRICE_COLUMNS = ("o", "h", "l", "c")

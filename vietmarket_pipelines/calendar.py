@@ -8,7 +8,7 @@ from functools import cache
 
 from vn_market_calendar import HOSE
 
-from vietmarket_pipelines.market import (
+from vietmarket_core.market import (
     VN_TZ,
     Timeframe,
     daily_bar_ts,

@@ -18,7 +18,7 @@ from vietmarket_pipelines.defs.convex.resources import ConvexMirrorResource
 from vietmarket_pipelines.defs.universe.assets import symbols
 from vietmarket_pipelines.io_managers.convex_mirrored_candles import ConvexMirroredCandleIOManager
 from vietmarket_pipelines.io_managers.timescale_candles import TimescaleCandleIOManager
-from vietmarket_pipelines.market import Timeframe
+from vietmarket_core.market import Timeframe
 from vietmarket_pipelines.simulator.server import SimulatorServer
 
 

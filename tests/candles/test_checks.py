@@ -13,7 +13,7 @@ from vietmarket_pipelines.calendar import TradingCalendar
 from vietmarket_pipelines.defs.candles.calendar_truth import cross_check
 from vietmarket_pipelines.defs.candles.checks import expected_newest, off_grid
 from vietmarket_pipelines.defs.candles.gaps import find_gaps
-from vietmarket_pipelines.market import VN_TZ, daily_bar_ts, intraday_bar_ts
+from vietmarket_core.market import VN_TZ, daily_bar_ts, intraday_bar_ts
 from vietmarket_pipelines.simulator.server import SimulatorServer
 
 RECENT = {"full_refetch": True, "start_date": "2026-01-05"}

@@ -17,7 +17,7 @@ from vietmarket_pipelines.defs.candles.schedules import (
     candles_latest_schedule,
     candles_repair_schedule,
 )
-from vietmarket_pipelines.market import VN_TZ
+from vietmarket_core.market import VN_TZ
 from vietmarket_pipelines.simulator.server import SimulatorServer
 
 ACTIVE = ["AAA", "BBB", "CCC", "VCB"]

@@ -654,7 +654,7 @@ def test_dagster_jobs_share_the_repository_instance_config(jobs: dict[str, dict[
 def test_history_api_env_names_are_read_by_the_service(
     jobs: dict[str, dict[str, Any]], docs: dict[str, dict[str, Any]]
 ) -> None:
-    settings = (REPO / "history_api" / "settings.py").read_text(encoding="utf-8")
+    settings = (REPO / "packages" / "history-api" / "src" / "history_api" / "settings.py").read_text(encoding="utf-8")
     ((_, group),) = groups(jobs["history-api"])
     ((_, task),) = tasks(group)
     names = set(one(task["env"]))

@@ -21,7 +21,7 @@ from history_api.app import create_app
 from history_api.settings import Settings
 from tests.clusters import free_port
 from tests.conftest import require_env
-from vietmarket_pipelines.market import VN_TZ, daily_bar_ts
+from vietmarket_core.market import VN_TZ, daily_bar_ts
 from vietmarket_pipelines.timescale.databases import create_database, drop_database, with_database
 from vietmarket_pipelines.timescale.migrate import migrate
 

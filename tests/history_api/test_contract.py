@@ -6,7 +6,7 @@ import pytest
 from litestar.testing import TestClient
 
 from tests.history_api.conftest import LAST_DAY, ApiDatabase
-from vietmarket_pipelines.market import daily_bar_ts
+from vietmarket_core.market import daily_bar_ts
 
 Client = TestClient  # type: ignore[type-arg]
 

@@ -7,7 +7,7 @@ from datetime import date
 from litestar.testing import TestClient
 
 from tests.history_api.conftest import LAST_DAY, ApiDatabase, daily_bar, trading_days
-from vietmarket_pipelines.market import daily_bar_ts
+from vietmarket_core.market import daily_bar_ts
 
 Client = TestClient  # type: ignore[type-arg]
 

@@ -11,7 +11,7 @@ from history_api.app import create_app
 from history_api.settings import Settings
 from tests.conftest import MigratedDatabase, inject
 from tests.news.conftest import materialization_metadata, materialize_news, rows
-from vietmarket_pipelines.market import VN_TZ
+from vietmarket_core.market import VN_TZ
 from vietmarket_pipelines.simulator.news import CHANNELS, PER_CHANNEL
 from vietmarket_pipelines.simulator.server import SimulatorServer
 

@@ -7,7 +7,7 @@ from datetime import datetime
 import psycopg2
 
 from tests.conftest import MigratedDatabase
-from vietmarket_pipelines.market import VN_TZ, intraday_bar_ts
+from vietmarket_core.market import VN_TZ, intraday_bar_ts
 from vietmarket_pipelines.timescale.databases import create_database, drop_database, with_database
 from vietmarket_pipelines.timescale.migrate import migrate, schema_dir
 

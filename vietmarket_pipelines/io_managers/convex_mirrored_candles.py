@@ -13,7 +13,7 @@ from vietmarket_pipelines.io_managers.timescale_candles import (
     TimescaleCandleIOManager,
     add_partition_metadata,
 )
-from vietmarket_pipelines.market import Timeframe
+from vietmarket_core.market import Timeframe
 
 
 class ConvexMirroredCandleIOManager(TimescaleCandleIOManager):

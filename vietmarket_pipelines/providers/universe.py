@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from vietmarket_pipelines.market import TICKER_PATTERN
+from vietmarket_core.market import TICKER_PATTERN
 from vietmarket_pipelines.providers.http import ProviderClient, ProviderError, ProviderPayloadError, ProviderUnavailable
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ import pandas as pd
 
 from vietmarket_pipelines.bars import BarSeries, BarValidationError, series_from_arrays, validate
 from vietmarket_pipelines.calendar import AFTERNOON, MORNING, TradingCalendar
-from vietmarket_pipelines.market import VN_TZ, Timeframe
+from vietmarket_core.market import VN_TZ, Timeframe
 from vietmarket_pipelines.providers.base import FetchResult, check_units, is_index
 from vietmarket_pipelines.providers.http import HttpPolicy, ProviderClient, ProviderPayloadError
 from vietmarket_pipelines.providers.pacing import Pacer

@@ -14,7 +14,7 @@ import feedparser
 import trafilatura
 from bs4 import BeautifulSoup
 
-from vietmarket_pipelines.market import VN_TZ
+from vietmarket_core.market import VN_TZ
 from vietmarket_pipelines.news.canonical import CANONICAL_ORIGIN, canonical_url, path_of
 from vietmarket_pipelines.providers.http import HttpPolicy, ProviderClient, ProviderPayloadError
 from vietmarket_pipelines.providers.pacing import Pacer

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from vietmarket_pipelines.market import Timeframe
+from vietmarket_core.market import Timeframe
 from vietmarket_pipelines.providers.base import FULL_HISTORY_FROM_S, NO_BARS, FetchResult, fetch_per_ticker
 from vietmarket_pipelines.providers.http import HttpPolicy, ProviderClient, ProviderPayloadError
 from vietmarket_pipelines.providers.pacing import Pacer

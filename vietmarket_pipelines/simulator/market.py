@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vietmarket_pipelines.calendar import TradingCalendar
-from vietmarket_pipelines.market import VN_TZ
+from vietmarket_core.market import VN_TZ
 
 Bars = dict[str, npt.NDArray[Any]]
 

@@ -9,7 +9,7 @@ from email.utils import format_datetime
 from functools import cached_property
 from html import escape
 
-from vietmarket_pipelines.market import VN_TZ
+from vietmarket_core.market import VN_TZ
 from vietmarket_pipelines.simulator.market import SimulatedMarket
 
 # channel id -> (section, slug, title): the feeds the platform reads by default.

@@ -17,7 +17,7 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from vietmarket_pipelines.market import VN_TZ
+from vietmarket_core.market import VN_TZ
 from vietmarket_pipelines.simulator.faults import PAYLOAD_FAULTS, FaultBook, FaultRule
 from vietmarket_pipelines.simulator.market import SimulatedMarket
 from vietmarket_pipelines.simulator.news import CHANNELS, SimulatedNews

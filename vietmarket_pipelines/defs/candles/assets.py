@@ -14,7 +14,7 @@ from vietmarket_pipelines.defs.candles.partitions import candle_key, candle_part
 from vietmarket_pipelines.defs.candles.prefetch import Prefetched
 from vietmarket_pipelines.defs.candles.resources import MarketDataResource, TimescaleResource, step_retry_policy
 from vietmarket_pipelines.io_managers.timescale_candles import CandleBatch
-from vietmarket_pipelines.market import VN_TZ, Timeframe
+from vietmarket_core.market import VN_TZ, Timeframe
 from vietmarket_pipelines.providers.http import ProviderError
 from vietmarket_pipelines.timescale.candle_store import CandleStore
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from vietmarket_pipelines.calendar import TradingCalendar
-from vietmarket_pipelines.market import trading_date_of
+from vietmarket_core.market import trading_date_of
 from vietmarket_pipelines.timescale.candle_store import CandleStore
 
 MARKET_INDEX = "VNINDEX"

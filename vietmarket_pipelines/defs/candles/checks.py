@@ -21,7 +21,7 @@ from vietmarket_pipelines.defs.candles.calendar_truth import (
 from vietmarket_pipelines.defs.candles.gaps import find_gaps
 from vietmarket_pipelines.defs.candles.partitions import split_candle_key
 from vietmarket_pipelines.defs.candles.resources import TimescaleResource
-from vietmarket_pipelines.market import BAR_MS, CANDLE_TABLES, VN_TZ, Timeframe, trading_date_of
+from vietmarket_core.market import BAR_MS, CANDLE_TABLES, VN_TZ, Timeframe, trading_date_of
 from vietmarket_pipelines.timescale.candle_store import CandleStore
 
 SQL_DIR = Path(__file__).parent

@@ -8,7 +8,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vietmarket_pipelines.calendar import TradingCalendar
-from vietmarket_pipelines.market import Timeframe, trading_date_of
+from vietmarket_core.market import Timeframe, trading_date_of
 
 
 @dataclass(frozen=True)

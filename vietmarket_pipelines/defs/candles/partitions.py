@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from vietmarket_pipelines.market import TIMEFRAMES, Timeframe, is_timeframe
+from vietmarket_core.market import TIMEFRAMES, Timeframe, is_timeframe
 
 TICKERS = "tickers"
 tickers_partitions = dg.DynamicPartitionsDefinition(name=TICKERS)

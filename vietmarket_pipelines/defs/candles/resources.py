@@ -6,7 +6,7 @@ import dagster as dg
 from pydantic import Field
 
 from vietmarket_pipelines.calendar import TradingCalendar
-from vietmarket_pipelines.market import Timeframe
+from vietmarket_core.market import Timeframe
 from vietmarket_pipelines.providers.base import CandleProvider
 from vietmarket_pipelines.providers.http import HttpPolicy, ProviderClient
 from vietmarket_pipelines.providers.pacing import Pacer, SharedPacer

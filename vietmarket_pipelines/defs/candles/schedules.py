@@ -16,7 +16,7 @@ from vietmarket_pipelines.defs.candles.checks import stored_ts
 from vietmarket_pipelines.defs.candles.gaps import find_gaps
 from vietmarket_pipelines.defs.candles.partitions import TICKERS, candle_key
 from vietmarket_pipelines.defs.candles.resources import MarketDataResource, TimescaleResource
-from vietmarket_pipelines.market import CANDLE_TABLES, TIMEFRAMES, VN_TZ, Timeframe, trading_date_of
+from vietmarket_core.market import CANDLE_TABLES, TIMEFRAMES, VN_TZ, Timeframe, trading_date_of
 
 TZ = "Asia/Ho_Chi_Minh"
 SQL_DIR = Path(__file__).parent

@@ -9,7 +9,7 @@ import psycopg2.extensions
 from pydantic import Field
 
 from vietmarket_pipelines.convex.mirror import ConvexMirror, MirrorSettings
-from vietmarket_pipelines.market import TIMEFRAMES, Timeframe
+from vietmarket_core.market import TIMEFRAMES, Timeframe
 
 
 class ConvexMirrorResource(dg.ConfigurableResource):  # type: ignore[type-arg]

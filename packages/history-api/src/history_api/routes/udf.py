@@ -17,7 +17,7 @@ from history_api.db import Database, load_sql
 from history_api.errors import BAD_REQUEST, DATA_RESPONSES, PROTECTED
 from history_api.models import UdfConfig, UdfError, UdfHistory, UdfSearchResult, UdfSymbol
 from history_api.params import ticker_of
-from vietmarket_pipelines.market import CANDLE_TABLES, EXCHANGES, Timeframe
+from vietmarket_core.market import CANDLE_TABLES, EXCHANGES, Timeframe
 
 SESSION: Final = "0900-1130,1300-1500"
 TIMEZONE: Final = "Asia/Ho_Chi_Minh"

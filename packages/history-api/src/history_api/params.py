@@ -7,7 +7,7 @@ from typing import Annotated, Final
 from litestar.params import QueryParameter
 
 from history_api.errors import invalid
-from vietmarket_pipelines.market import TICKER_PATTERN
+from vietmarket_core.market import TICKER_PATTERN
 
 MAX_LIMIT: Final = 2000
 # Unix ms up to year 2286: wide enough for any bar, narrow enough to stay a 64-bit integer.

@@ -17,7 +17,7 @@ from history_api.errors import DATA_RESPONSES
 from history_api.models import CandlesPage, CandlesPageWire, LatestBar, LatestPage
 from history_api.params import MAX_TS_MS, Limit, Ticker, ticker_of
 from history_api.settings import Settings
-from vietmarket_pipelines.market import BAR_MS, CANDLE_TABLES, Timeframe
+from vietmarket_core.market import BAR_MS, CANDLE_TABLES, Timeframe
 
 _PAGE_SQL = {tf: load_sql("candles_page.sql").format(table=table) for tf, table in CANDLE_TABLES.items()}
 _LATEST_SQL = load_sql("latest.sql")

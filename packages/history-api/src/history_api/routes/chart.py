@@ -16,7 +16,7 @@ from history_api.errors import PROTECTED, ApiError
 from history_api.models import ChartToken
 from history_api.params import Ticker, ticker_of
 from history_api.settings import Settings
-from vietmarket_pipelines.market import Timeframe
+from vietmarket_core.market import Timeframe
 
 _ASSETS = {
     "chart.js": ("chart", "chart.js"),
