@@ -26,8 +26,8 @@ import httpx
 import psycopg2
 
 from benchmarks.dagster_stack import REPO_ROOT, DagsterStack, RssSampler, free_port
-from vietmarket_pipelines.defs.candles.schedules import TICK_ORDER
 from vietmarket_core.market import TIMEFRAMES, VN_TZ
+from vietmarket_pipelines.defs.candles.schedules import TICK_ORDER
 from vietmarket_pipelines.timescale.databases import create_database, drop_database
 from vietmarket_pipelines.timescale.migrate import migrate
 

@@ -27,8 +27,8 @@ import pandas as pd
 import psycopg2
 import psycopg2.extras
 
-from vietmarket_pipelines.bars import BarSeries
 from vietmarket_core.market import daily_bar_ts
+from vietmarket_pipelines.bars import BarSeries
 from vietmarket_pipelines.timescale.candle_store import CandleStore, binary_copy_rows
 from vietmarket_pipelines.timescale.databases import create_database, drop_database
 from vietmarket_pipelines.timescale.migrate import migrate

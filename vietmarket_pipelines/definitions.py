@@ -4,13 +4,14 @@ import dagster as dg
 
 from vietmarket_pipelines.defs.candles.assets import candles
 from vietmarket_pipelines.defs.candles.checks import CANDLE_CHECKS
-from vietmarket_pipelines.defs.candles.resources import TimescaleResource, market_data_from_env
 from vietmarket_pipelines.defs.candles.schedules import (
     candles_close_schedule,
     candles_job,
     candles_latest_schedule,
     candles_repair_schedule,
 )
+from vietmarket_pipelines.defs.common.market_data import market_data_from_env
+from vietmarket_pipelines.defs.common.resources import TimescaleResource
 from vietmarket_pipelines.defs.convex.checks import CONVEX_CHECKS
 from vietmarket_pipelines.defs.convex.resources import convex_from_env
 from vietmarket_pipelines.defs.news.assets import news_articles, news_backfill

@@ -9,16 +9,17 @@ import dagster as dg
 import pytest
 
 from tests.conftest import MigratedDatabase
+from vietmarket_core.market import Timeframe
 from vietmarket_pipelines.defs.candles.assets import candles
 from vietmarket_pipelines.defs.candles.checks import CANDLE_CHECKS
 from vietmarket_pipelines.defs.candles.partitions import TICKERS, candle_key
-from vietmarket_pipelines.defs.candles.resources import MarketDataResource, TimescaleResource
+from vietmarket_pipelines.defs.common.market_data import MarketDataResource
+from vietmarket_pipelines.defs.common.resources import TimescaleResource
 from vietmarket_pipelines.defs.convex.checks import candles_convex_mirror_in_sync
 from vietmarket_pipelines.defs.convex.resources import ConvexMirrorResource
 from vietmarket_pipelines.defs.universe.assets import symbols
 from vietmarket_pipelines.io_managers.convex_mirrored_candles import ConvexMirroredCandleIOManager
 from vietmarket_pipelines.io_managers.timescale_candles import TimescaleCandleIOManager
-from vietmarket_core.market import Timeframe
 from vietmarket_pipelines.simulator.server import SimulatorServer
 
 

@@ -9,15 +9,15 @@ import pytest
 
 from tests.candles.conftest import market_data
 from tests.conftest import MigratedDatabase
+from vietmarket_core.market import VN_TZ
 from vietmarket_pipelines.definitions import defs
 from vietmarket_pipelines.defs.candles.partitions import TICKERS, candle_key
-from vietmarket_pipelines.defs.candles.resources import TimescaleResource
 from vietmarket_pipelines.defs.candles.schedules import (
     candles_close_schedule,
     candles_latest_schedule,
     candles_repair_schedule,
 )
-from vietmarket_core.market import VN_TZ
+from vietmarket_pipelines.defs.common.resources import TimescaleResource
 from vietmarket_pipelines.simulator.server import SimulatorServer
 
 ACTIVE = ["AAA", "BBB", "CCC", "VCB"]

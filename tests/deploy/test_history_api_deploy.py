@@ -17,7 +17,10 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy" / "history-api"
-SETTINGS_SOURCES = (REPO / "packages" / "history-api" / "src" / "history_api" / "settings.py", REPO / "packages" / "history-api" / "src" / "history_api" / "__main__.py")
+SETTINGS_SOURCES = (
+    REPO / "packages" / "history-api" / "src" / "history_api" / "settings.py",
+    REPO / "packages" / "history-api" / "src" / "history_api" / "__main__.py",
+)
 
 # How the service reads its environment: env.get("X", ...), os.environ.get("X", ...), _int(env, "X", default, ...).
 _ENV_GET = re.compile(r'(?:\benv|\benviron)\.get\(\s*"([A-Z][A-Z0-9_]*)"(?:\s*,\s*"([^"]*)")?')

@@ -8,9 +8,9 @@ import dagster as dg
 
 from tests.conftest import MigratedDatabase
 from tests.news.conftest import materialize_news
+from vietmarket_core.market import VN_TZ
 from vietmarket_pipelines.calendar import TradingCalendar
 from vietmarket_pipelines.defs.news.checks import FRESHNESS, is_stale
-from vietmarket_core.market import VN_TZ
 from vietmarket_pipelines.simulator.server import SimulatorServer
 
 CALENDAR = TradingCalendar()

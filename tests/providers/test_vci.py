@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 from pytest_httpserver import HTTPServer
 
-from vietmarket_pipelines.bars import BarValidationError
 from vietmarket_core.market import VN_TZ, intraday_bar_ts
+from vietmarket_pipelines.bars import BarValidationError
 from vietmarket_pipelines.providers.http import HttpPolicy, ProviderPayloadError
 from vietmarket_pipelines.providers.vci import HISTORY_PATH, VciProvider
 

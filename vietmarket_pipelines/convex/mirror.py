@@ -24,8 +24,8 @@ from typing import Any
 import psycopg2.extensions
 from psycopg2 import sql
 
-from vietmarket_pipelines.convex.client import ConvexClient, ConvexDisabled, ConvexError
 from vietmarket_core.market import CANDLE_TABLES, Timeframe
+from vietmarket_pipelines.convex.client import ConvexClient, ConvexDisabled, ConvexError
 
 log = logging.getLogger(__name__)
 SQL_DIR = Path(__file__).parent

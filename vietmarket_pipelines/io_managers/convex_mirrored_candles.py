@@ -4,6 +4,7 @@ from collections.abc import Iterable, Iterator
 
 import dagster as dg
 
+from vietmarket_core.market import Timeframe
 from vietmarket_pipelines.bars import BarSeries
 from vietmarket_pipelines.defs.candles.assets import MODE_TAG
 from vietmarket_pipelines.defs.candles.partitions import candle_key
@@ -13,7 +14,6 @@ from vietmarket_pipelines.io_managers.timescale_candles import (
     TimescaleCandleIOManager,
     add_partition_metadata,
 )
-from vietmarket_core.market import Timeframe
 
 
 class ConvexMirroredCandleIOManager(TimescaleCandleIOManager):

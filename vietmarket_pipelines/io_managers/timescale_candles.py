@@ -8,9 +8,9 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
+from vietmarket_core.market import Timeframe
 from vietmarket_pipelines.bars import BarSeries
 from vietmarket_pipelines.defs.candles.partitions import candle_key, split_candle_key
-from vietmarket_core.market import Timeframe
 from vietmarket_pipelines.providers.http import ProviderUnavailable
 from vietmarket_pipelines.timescale.candle_store import CandleStore, UpsertStats
 

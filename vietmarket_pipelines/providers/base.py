@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from vietmarket_pipelines.bars import BarSeries, BarValidationError, series_from_arrays
 from vietmarket_core.market import INDEX_TICKERS, Timeframe
+from vietmarket_pipelines.bars import BarSeries, BarValidationError, series_from_arrays
 from vietmarket_pipelines.providers.http import ProviderClient
 
 # Where a UDF-style history has no `from`, this reaches back past every listing (2000-01-01).

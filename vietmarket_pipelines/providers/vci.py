@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from vietmarket_core.market import VN_TZ, Timeframe
 from vietmarket_pipelines.bars import BarSeries, BarValidationError, series_from_arrays, validate
 from vietmarket_pipelines.calendar import AFTERNOON, MORNING, TradingCalendar
-from vietmarket_core.market import VN_TZ, Timeframe
 from vietmarket_pipelines.providers.base import FetchResult, check_units, is_index
 from vietmarket_pipelines.providers.http import HttpPolicy, ProviderClient, ProviderPayloadError
 from vietmarket_pipelines.providers.pacing import Pacer

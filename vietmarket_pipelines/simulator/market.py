@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from vietmarket_pipelines.calendar import TradingCalendar
 from vietmarket_core.market import VN_TZ
+from vietmarket_pipelines.calendar import TradingCalendar
 
 Bars = dict[str, npt.NDArray[Any]]
 

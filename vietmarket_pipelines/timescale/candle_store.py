@@ -19,8 +19,8 @@ import psycopg2.extensions
 from psycopg2 import sql
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
-from vietmarket_pipelines.bars import BarSeries
 from vietmarket_core.market import CANDLE_TABLES, Timeframe
+from vietmarket_pipelines.bars import BarSeries
 
 log = logging.getLogger(__name__)
 SQL_DIR = Path(__file__).parent / "sql"

@@ -9,12 +9,13 @@ from datetime import time as clock_time
 import dagster as dg
 from pydantic import Field
 
+from vietmarket_core.market import VN_TZ, Timeframe
 from vietmarket_pipelines.bars import BarSeries
 from vietmarket_pipelines.defs.candles.partitions import candle_key, candle_partitions, split_candle_key
 from vietmarket_pipelines.defs.candles.prefetch import Prefetched
-from vietmarket_pipelines.defs.candles.resources import MarketDataResource, TimescaleResource, step_retry_policy
+from vietmarket_pipelines.defs.common.market_data import MarketDataResource, step_retry_policy
+from vietmarket_pipelines.defs.common.resources import TimescaleResource
 from vietmarket_pipelines.io_managers.timescale_candles import CandleBatch
-from vietmarket_core.market import VN_TZ, Timeframe
 from vietmarket_pipelines.providers.http import ProviderError
 from vietmarket_pipelines.timescale.candle_store import CandleStore
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from vietmarket_pipelines.calendar import TradingCalendar
 from vietmarket_core.market import trading_date_of
+from vietmarket_pipelines.calendar import TradingCalendar
 from vietmarket_pipelines.timescale.candle_store import CandleStore
 
 MARKET_INDEX = "VNINDEX"

@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 from psycopg2 import sql
 
+from vietmarket_core.market import BAR_MS, CANDLE_TABLES, VN_TZ, Timeframe, trading_date_of
 from vietmarket_pipelines.calendar import AFTERNOON, BAR_OPENS, TradingCalendar
 from vietmarket_pipelines.defs.candles.assets import MODE_TAG, SCHEDULED_MODES, candles
 from vietmarket_pipelines.defs.candles.calendar_truth import (
@@ -20,8 +21,7 @@ from vietmarket_pipelines.defs.candles.calendar_truth import (
 )
 from vietmarket_pipelines.defs.candles.gaps import find_gaps
 from vietmarket_pipelines.defs.candles.partitions import split_candle_key
-from vietmarket_pipelines.defs.candles.resources import TimescaleResource
-from vietmarket_core.market import BAR_MS, CANDLE_TABLES, VN_TZ, Timeframe, trading_date_of
+from vietmarket_pipelines.defs.common.resources import TimescaleResource
 from vietmarket_pipelines.timescale.candle_store import CandleStore
 
 SQL_DIR = Path(__file__).parent

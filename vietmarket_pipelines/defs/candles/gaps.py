@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from vietmarket_pipelines.calendar import TradingCalendar
 from vietmarket_core.market import Timeframe, trading_date_of
+from vietmarket_pipelines.calendar import TradingCalendar
 
 
 @dataclass(frozen=True)

@@ -9,14 +9,15 @@ import dagster as dg
 import numpy as np
 from psycopg2 import sql
 
+from vietmarket_core.market import CANDLE_TABLES, TIMEFRAMES, VN_TZ, Timeframe, trading_date_of
 from vietmarket_pipelines.calendar import AFTERNOON, MORNING, TradingCalendar
 from vietmarket_pipelines.defs.candles.assets import MODE_TAG, candles
 from vietmarket_pipelines.defs.candles.calendar_truth import observed_calendar
 from vietmarket_pipelines.defs.candles.checks import stored_ts
 from vietmarket_pipelines.defs.candles.gaps import find_gaps
 from vietmarket_pipelines.defs.candles.partitions import TICKERS, candle_key
-from vietmarket_pipelines.defs.candles.resources import MarketDataResource, TimescaleResource
-from vietmarket_core.market import CANDLE_TABLES, TIMEFRAMES, VN_TZ, Timeframe, trading_date_of
+from vietmarket_pipelines.defs.common.market_data import MarketDataResource
+from vietmarket_pipelines.defs.common.resources import TimescaleResource
 
 TZ = "Asia/Ho_Chi_Minh"
 SQL_DIR = Path(__file__).parent

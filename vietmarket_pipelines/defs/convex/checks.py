@@ -7,7 +7,7 @@ import dagster as dg
 from vietmarket_pipelines.convex.mirror import NEWS_SERIES, load_sql, series_key
 from vietmarket_pipelines.defs.candles.assets import candles
 from vietmarket_pipelines.defs.candles.checks import series_in_run
-from vietmarket_pipelines.defs.candles.resources import TimescaleResource
+from vietmarket_pipelines.defs.common.resources import TimescaleResource
 from vietmarket_pipelines.defs.convex.resources import ConvexMirrorResource
 from vietmarket_pipelines.defs.news.assets import news_articles
 

@@ -8,8 +8,8 @@ import dagster as dg
 import psycopg2.extensions
 from pydantic import Field
 
-from vietmarket_pipelines.convex.mirror import ConvexMirror, MirrorSettings
 from vietmarket_core.market import TIMEFRAMES, Timeframe
+from vietmarket_pipelines.convex.mirror import ConvexMirror, MirrorSettings
 
 
 class ConvexMirrorResource(dg.ConfigurableResource):  # type: ignore[type-arg]

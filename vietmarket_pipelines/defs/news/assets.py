@@ -3,7 +3,7 @@
 import dagster as dg
 from pydantic import Field
 
-from vietmarket_pipelines.defs.candles.resources import TimescaleResource
+from vietmarket_pipelines.defs.common.resources import TimescaleResource
 from vietmarket_pipelines.defs.convex.resources import ConvexMirrorResource
 from vietmarket_pipelines.defs.news.resources import VietstockResource
 from vietmarket_pipelines.defs.news.store import NewsStore

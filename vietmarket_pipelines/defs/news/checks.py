@@ -4,11 +4,11 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from vietmarket_core.market import VN_TZ
 from vietmarket_pipelines.calendar import TradingCalendar
-from vietmarket_pipelines.defs.candles.resources import TimescaleResource
+from vietmarket_pipelines.defs.common.resources import TimescaleResource
 from vietmarket_pipelines.defs.news.assets import news_articles
 from vietmarket_pipelines.defs.news.store import sql
-from vietmarket_core.market import VN_TZ
 
 MAX_FAILED_SHARE = 0.2
 FRESHNESS = timedelta(hours=6)

@@ -8,7 +8,8 @@ import dagster as dg
 import psycopg2
 
 from vietmarket_pipelines.defs.candles.partitions import TICKERS
-from vietmarket_pipelines.defs.candles.resources import MarketDataResource, TimescaleResource, step_retry_policy
+from vietmarket_pipelines.defs.common.market_data import MarketDataResource, step_retry_policy
+from vietmarket_pipelines.defs.common.resources import TimescaleResource
 from vietmarket_pipelines.providers.http import ProviderError, ProviderUnavailable
 
 SQL_DIR = Path(__file__).parent

@@ -1,12 +1,12 @@
-"""Resources of the candle domain: where the providers live, which serves which series, and the store."""
+"""The market-data resource both the universe and the candles read: provider URLs, politeness, routing."""
 
 import os
 
 import dagster as dg
 from pydantic import Field
 
-from vietmarket_pipelines.calendar import TradingCalendar
 from vietmarket_core.market import Timeframe
+from vietmarket_pipelines.calendar import TradingCalendar
 from vietmarket_pipelines.providers.base import CandleProvider
 from vietmarket_pipelines.providers.http import HttpPolicy, ProviderClient
 from vietmarket_pipelines.providers.pacing import Pacer, SharedPacer
@@ -14,7 +14,6 @@ from vietmarket_pipelines.providers.ssi import SsiProvider
 from vietmarket_pipelines.providers.universe import DEFAULT_MIN_STOCKS, Universe, fetch_universe
 from vietmarket_pipelines.providers.vci import VciProvider
 from vietmarket_pipelines.providers.vndirect import VndirectProvider
-from vietmarket_pipelines.timescale.candle_store import CandleStore
 
 PROVIDERS = ("vci", "ssi", "vndirect")
 
@@ -102,16 +101,6 @@ class MarketDataResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             ProviderClient("vndirect", self.vndirect_finfo_base_url, policy=self.policy(), pacer=self.pacer()) as vnd,
         ):
             return fetch_universe(vci, vnd, min_stocks=self.min_listed_stocks)
-
-
-class TimescaleResource(dg.ConfigurableResource):  # type: ignore[type-arg]
-    """The ingestion connection to TimescaleDB (a vietmarket_writer login)."""
-
-    dsn: str
-    attempts: int = 5
-
-    def store(self) -> CandleStore:
-        return CandleStore(self.dsn, attempts=self.attempts)
 
 
 def market_data_from_env() -> MarketDataResource:
