@@ -29,7 +29,7 @@ import psycopg2.extras
 
 from vietmarket_core.market import daily_bar_ts
 from vietmarket_pipelines.bars import BarSeries
-from vietmarket_pipelines.timescale.candle_store import CandleStore, binary_copy_rows
+from vietmarket_pipelines.timescale.candle_store import CandleStore, binary_copy
 from vietmarket_pipelines.timescale.databases import create_database, drop_database
 from vietmarket_pipelines.timescale.migrate import migrate
 
@@ -70,7 +70,7 @@ def synthetic_series(tickers: int, days: int, seed: int = 1) -> list[BarSeries]:
 def copy_payload_full_rows(series: list[BarSeries]) -> bytes:
     """One binary COPY stream of every series' whole rows."""
     header, trailer = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0), struct.pack(">h", -1)
-    return header + b"".join(binary_copy_rows(s)[len(header) : -len(trailer)] for s in series) + trailer
+    return header + b"".join(binary_copy(s, whole_rows=True)[len(header) : -len(trailer)] for s in series) + trailer
 
 
 def reset(conn: psycopg2.extensions.connection) -> None:

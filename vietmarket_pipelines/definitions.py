@@ -4,24 +4,30 @@ import dagster as dg
 
 from vietmarket_pipelines.defs.candles.assets import candles
 from vietmarket_pipelines.defs.candles.checks import CANDLE_CHECKS
+from vietmarket_pipelines.defs.candles.io_manager import TimescaleCandleIOManager
 from vietmarket_pipelines.defs.candles.schedules import (
     candles_close_schedule,
     candles_job,
     candles_latest_schedule,
     candles_repair_schedule,
 )
-from vietmarket_pipelines.defs.common.market_data import market_data_from_env
-from vietmarket_pipelines.defs.common.resources import TimescaleResource
 from vietmarket_pipelines.defs.convex.checks import CONVEX_CHECKS
-from vietmarket_pipelines.defs.convex.resources import convex_from_env
 from vietmarket_pipelines.defs.news.assets import news_articles, news_backfill
 from vietmarket_pipelines.defs.news.checks import NEWS_CHECKS
-from vietmarket_pipelines.defs.news.resources import vietstock_from_env
 from vietmarket_pipelines.defs.news.schedules import news_job, news_schedule
 from vietmarket_pipelines.defs.universe.assets import symbols
 from vietmarket_pipelines.defs.universe.schedules import universe_job, universe_schedule
-from vietmarket_pipelines.io_managers.convex_mirrored_candles import ConvexMirroredCandleIOManager
+from vietmarket_pipelines.settings import (
+    convex_from_env,
+    market_data_from_env,
+    provider_urls_from_env,
+    timescale_from_env,
+    vietstock_from_env,
+)
 
+timescale = timescale_from_env()
+provider_urls = provider_urls_from_env()
+# Off unless CONVEX_URL is set: then each written series' latest slice is mirrored after the commit.
 convex = convex_from_env()
 
 defs = dg.Definitions(
@@ -38,11 +44,10 @@ defs = dg.Definitions(
         news_schedule,
     ],
     resources={
-        "market_data": market_data_from_env(),
-        "vietstock": vietstock_from_env(),
-        "timescale": TimescaleResource(dsn=dg.EnvVar("VIETMARKET_PG_URL")),
-        # Off unless CONVEX_URL is set: then each written series' latest slice is mirrored after the commit.
-        "timescale_candles": ConvexMirroredCandleIOManager(dsn=dg.EnvVar("VIETMARKET_PG_URL"), convex=convex),
+        "market_data": market_data_from_env(provider_urls, timescale),
+        "vietstock": vietstock_from_env(provider_urls, timescale),
+        "timescale": timescale,
+        "timescale_candles": TimescaleCandleIOManager(timescale=timescale, convex=convex),
         "convex": convex,
     },
 )

@@ -12,14 +12,13 @@ from tests.conftest import MigratedDatabase
 from vietmarket_core.market import Timeframe
 from vietmarket_pipelines.defs.candles.assets import candles
 from vietmarket_pipelines.defs.candles.checks import CANDLE_CHECKS
-from vietmarket_pipelines.defs.candles.partitions import TICKERS, candle_key
+from vietmarket_pipelines.defs.candles.io_manager import TimescaleCandleIOManager
+from vietmarket_pipelines.defs.candles.partitions import TICKERS, candle_key, range_tags
+from vietmarket_pipelines.defs.common.convex_mirror import ConvexMirrorResource
 from vietmarket_pipelines.defs.common.market_data import MarketDataResource
 from vietmarket_pipelines.defs.common.resources import TimescaleResource
 from vietmarket_pipelines.defs.convex.checks import candles_convex_mirror_in_sync
-from vietmarket_pipelines.defs.convex.resources import ConvexMirrorResource
 from vietmarket_pipelines.defs.universe.assets import symbols
-from vietmarket_pipelines.io_managers.convex_mirrored_candles import ConvexMirroredCandleIOManager
-from vietmarket_pipelines.io_managers.timescale_candles import TimescaleCandleIOManager
 from vietmarket_pipelines.simulator.server import SimulatorServer
 
 
@@ -40,12 +39,21 @@ def market_data(server: SimulatorServer, **overrides: Any) -> MarketDataResource
 
 
 def resources(
-    db: MigratedDatabase, server: SimulatorServer, io_manager_dsn: str | None = None, **overrides: Any
+    db: MigratedDatabase,
+    server: SimulatorServer,
+    io_manager_dsn: str | None = None,
+    convex: ConvexMirrorResource | None = None,
+    **overrides: Any,
 ) -> dict[str, Any]:
+    """The resources a candle run gets; the IO manager writes through `io_manager_dsn` when given."""
+    mirror = convex or ConvexMirrorResource()
     return {
         "market_data": market_data(server, **overrides),
         "timescale": TimescaleResource(dsn=db.writer_dsn, attempts=2),
-        "timescale_candles": TimescaleCandleIOManager(dsn=io_manager_dsn or db.writer_dsn, attempts=2),
+        "timescale_candles": TimescaleCandleIOManager(
+            timescale=TimescaleResource(dsn=io_manager_dsn or db.writer_dsn, attempts=2), convex=mirror
+        ),
+        "convex": mirror,
     }
 
 
@@ -80,16 +88,10 @@ def materialize_candles(
     if len(tickers) == 1:
         kwargs["partition_key"] = str(candle_key(tickers[0], tf))
     else:
-        order = [t for t in instance.get_dynamic_partitions(TICKERS) if t in tickers]
-        run_tags["dagster/asset_partition_range_start"] = str(candle_key(order[0], tf))
-        run_tags["dagster/asset_partition_range_end"] = str(candle_key(order[-1], tf))
-    run_resources = resources(db, server, io_manager_dsn, **overrides)
+        run_tags |= range_tags(tf, [t for t in instance.get_dynamic_partitions(TICKERS) if t in tickers])
+    run_resources = resources(db, server, io_manager_dsn, convex, **overrides)
     assets: list[Any] = [candles, *(CANDLE_CHECKS if checks else ())]
     if convex is not None:
-        run_resources["convex"] = convex
-        run_resources["timescale_candles"] = ConvexMirroredCandleIOManager(
-            dsn=io_manager_dsn or db.writer_dsn, attempts=2, convex=convex
-        )
         assets.append(candles_convex_mirror_in_sync)
     return dg.materialize(
         assets,

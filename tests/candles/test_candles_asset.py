@@ -11,6 +11,7 @@ import pytest
 from tests.candles.conftest import failure_text, materialize_candles
 from tests.conftest import SIM_NOW, MigratedDatabase, inject
 from vietmarket_pipelines.calendar import TradingCalendar
+from vietmarket_pipelines.defs.candles.checks import CANDLE_CHECKS
 from vietmarket_pipelines.defs.candles.partitions import candle_key
 from vietmarket_pipelines.simulator.server import SimulatorServer
 
@@ -52,7 +53,8 @@ def test_full_history_then_an_incremental_no_op(
     md = partition_md(instance, "VCB", "1d")
     assert md["bars_inserted"] == len(rows) and md["bars_unchanged"] == 0
     assert md["dagster/partition_row_count"] == len(rows)
-    assert md["source"] == "vci" and md["last_ts"] == FEB_13
+    # Unix ms overflow GraphQL integers: the metadata holds a timestamp in seconds and the bar in market terms.
+    assert md["source"] == "vci" and md["last_ts"] == FEB_13 / 1000 and md["last_bar"] == "2026-02-13"
 
     httpx.delete(f"{sim.url}/_sim/requests")
     assert materialize_candles(instance, clean_db, sim, ["VCB"], "1d").success
@@ -141,18 +143,40 @@ def test_every_simulator_fault_fails_clearly_and_writes_nothing(
     assert stored(clean_db, "HPG", "1d") == []
 
 
-def test_one_bad_ticker_does_not_block_the_rest_of_a_range(
+def test_one_bad_ticker_fails_alone_in_a_range(
     clean_db: MigratedDatabase, sim: SimulatorServer, instance: dg.DagsterInstance
 ) -> None:
     inject(sim, route="vci-history", symbol="VNM", fault="h_lt_l")
     result = materialize_candles(
-        instance, clean_db, sim, ["FPT", "VCB", "VNM"], "1d", config={"full_refetch": True, "start_date": "2026-01-01"}
+        instance,
+        clean_db,
+        sim,
+        ["FPT", "VCB", "VNM"],
+        "1d",
+        config={"full_refetch": True, "start_date": "2026-01-01"},
+        checks=True,
     )
-    assert not result.success
-    error_text = failure_text(result)
-    assert "1 of 3 partitions rejected" in error_text and "vci VNM 1d" in error_text
     assert stored(clean_db, "VNM", "1d") == []
     assert len(stored(clean_db, "FPT", "1d")) > 0 and len(stored(clean_db, "VCB", "1d")) > 0
+    # The written partitions are materialized with their own metadata, and every check ran.
+    for ticker in ("FPT", "VCB"):
+        md = partition_md(instance, ticker, "1d")
+        assert md["bars_inserted"] == len(stored(clean_db, ticker, "1d")) > 0 and "rejected" not in md
+    assert "h_lt_l" not in str(partition_md(instance, "FPT", "1d"))
+    evaluations = result.get_asset_check_evaluations()
+    assert {e.check_name for e in evaluations} >= {c.check_key.name for c in CANDLE_CHECKS}
+    # The rejected partition fails its own check, naming provider, ticker, tf and the problem.
+    accepted = {e.partition: e for e in evaluations if e.check_name == "fetch_accepted" and e.partition}
+    assert {k for k, e in accepted.items() if not e.passed} == {"1d|VNM"}
+    assert accepted["1d|FPT"].passed and accepted["1d|VCB"].passed
+    problem = accepted["1d|VNM"].description or ""
+    assert problem.startswith("vci VNM 1d: ") and "< l" in problem, problem
+    # A blocking ERROR check failed, so the run is red, though everything else was recorded.
+    assert not result.success
+    # The next run retries the rejected partition.
+    httpx.delete(f"{sim.url}/_sim/faults")
+    assert materialize_candles(instance, clean_db, sim, ["VNM"], "1d").success
+    assert len(stored(clean_db, "VNM", "1d")) > 0
 
 
 def test_the_database_unreachable_fails_clearly_and_the_next_run_recovers(

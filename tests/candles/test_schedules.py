@@ -37,13 +37,15 @@ def universe(clean_db: MigratedDatabase, instance: dg.DagsterInstance) -> Migrat
 
 
 def evaluate(schedule, instance, db, sim, when: datetime):  # type: ignore[no-untyped-def]
-    context = dg.build_schedule_context(
+    # The definitions' resources nest others (the IO manager holds the store), so they are opened
+    # and closed with the context.
+    with dg.build_schedule_context(
         instance=instance,
         scheduled_execution_time=when,
         resources={"timescale": TimescaleResource(dsn=db.writer_dsn), "market_data": market_data(sim)},
         repository_def=defs.get_repository_def(),
-    )
-    return schedule.evaluate_tick(context)
+    ) as context:
+        return schedule.evaluate_tick(context)
 
 
 def test_latest_tick_in_session_is_one_run_per_timeframe(universe, instance, sim) -> None:  # type: ignore[no-untyped-def]

@@ -13,7 +13,7 @@ import pytest
 from tests.candles.conftest import materialize_candles
 from tests.conftest import MigratedDatabase
 from tests.news.conftest import materialization_metadata, materialize_news
-from vietmarket_pipelines.defs.convex.resources import ConvexMirrorResource
+from vietmarket_pipelines.defs.common.convex_mirror import ConvexMirrorResource
 from vietmarket_pipelines.simulator.convex import ConvexStandIn, start_convex_in_thread
 from vietmarket_pipelines.simulator.server import SimulatorServer
 from vietmarket_pipelines.timescale.candle_store import CandleStore

@@ -9,8 +9,8 @@ import psycopg2.extras
 import pytest
 
 from tests.conftest import MigratedDatabase
+from vietmarket_pipelines.defs.common.convex_mirror import ConvexMirrorResource
 from vietmarket_pipelines.defs.common.resources import TimescaleResource
-from vietmarket_pipelines.defs.convex.resources import ConvexMirrorResource
 from vietmarket_pipelines.defs.news.assets import news_articles
 from vietmarket_pipelines.defs.news.checks import NEWS_CHECKS
 from vietmarket_pipelines.defs.news.resources import VietstockResource

@@ -12,6 +12,7 @@ from history_api.settings import Settings
 from tests.conftest import MigratedDatabase, inject
 from tests.news.conftest import materialization_metadata, materialize_news, rows
 from vietmarket_core.market import VN_TZ
+from vietmarket_pipelines.defs.common.resources import TimescaleResource
 from vietmarket_pipelines.simulator.news import CHANNELS, PER_CHANNEL
 from vietmarket_pipelines.simulator.server import SimulatorServer
 
@@ -213,5 +214,5 @@ def _backfill() -> dg.AssetsDefinition:
 
 
 def test_the_vietstock_budget_is_shared_through_the_database(news_db: MigratedDatabase, sim: SimulatorServer) -> None:
-    materialize_news(news_db, sim, {"max_fetch_per_run": 5}, pacing_dsn=news_db.writer_dsn)
+    materialize_news(news_db, sim, {"max_fetch_per_run": 5}, pacing=TimescaleResource(dsn=news_db.writer_dsn))
     assert "vietstock" in [p for (p,) in rows(news_db, "SELECT provider FROM provider_pacing")]

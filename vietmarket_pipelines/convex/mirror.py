@@ -15,49 +15,56 @@ import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg2.extensions
-from psycopg2 import sql
 
-from vietmarket_core.market import CANDLE_TABLES, Timeframe
+from vietmarket_core.market import Timeframe
+from vietmarket_core.sqlfiles import load_sql
 from vietmarket_pipelines.convex.client import ConvexClient, ConvexDisabled, ConvexError
+from vietmarket_pipelines.timescale.candle_store import table_sql
 
 log = logging.getLogger(__name__)
-SQL_DIR = Path(__file__).parent
+PACKAGE = __package__ or "vietmarket_pipelines.convex"
 NEWS_SERIES = "articles:latest"
 
 Connect = Callable[[], AbstractContextManager[psycopg2.extensions.connection]]
 
 
-@cache
-def load_sql(name: str) -> str:
-    return (SQL_DIR / name).read_text(encoding="utf-8")
+def mirror_sql(name: str) -> str:
+    return load_sql(PACKAGE, name)
 
 
 def series_key(ticker: str, tf: str) -> str:
     return f"candles:{ticker}:{tf}"
 
 
-@dataclass(frozen=True)
-class MirrorSettings:
-    url: str
-    deploy_key: str = field(repr=False)
-    keep_bars: int = 500
-    timeframes: tuple[Timeframe, ...] = ("1d",)
-    keep_articles: int = 50
-    max_bars_per_call: int = 2000
-    max_calls_per_run: int = 50
-    max_calls_per_day: int = 2000
-    # A series mirrored this recently waits for a later run (the latest ticks come every 5 minutes,
-    # and each rewrites the forming daily bar of every ticker: Convex's I/O, not its calls, is the
-    # scarce part of the free plan).  `force` passes (the close and repair runs) ignore it.
-    min_interval_s: float = 1800.0
-    timeout_s: float = 10.0
+class MirrorSettings(Protocol):
+    """What a mirror pass needs to know; the Dagster resource `ConvexMirrorResource` is one, and its
+    fields hold the only defaults."""
+
+    @property
+    def url(self) -> str: ...
+    @property
+    def deploy_key(self) -> str: ...
+    @property
+    def keep_bars(self) -> int: ...
+    @property
+    def timeframes(self) -> Sequence[str]: ...
+    @property
+    def keep_articles(self) -> int: ...
+    @property
+    def max_bars_per_call(self) -> int: ...
+    @property
+    def max_calls_per_run(self) -> int: ...
+    @property
+    def max_calls_per_day(self) -> int: ...
+    @property
+    def min_interval_seconds(self) -> float: ...
+    @property
+    def timeout_seconds(self) -> float: ...
 
 
 @dataclass
@@ -94,7 +101,7 @@ class ConvexMirror:
     def __init__(self, settings: MirrorSettings, connect: Connect, client: ConvexClient | None = None) -> None:
         self.settings = settings
         self._connect = connect
-        self._client = client or ConvexClient(settings.url, settings.deploy_key, timeout_s=settings.timeout_s)
+        self._client = client or ConvexClient(settings.url, settings.deploy_key, timeout_s=settings.timeout_seconds)
         self._run_calls = 0
 
     def close(self) -> None:
@@ -108,7 +115,7 @@ class ConvexMirror:
         if s.max_calls_per_day <= 0:
             raise BudgetSpent("the daily Convex call budget is 0")
         with self._connect() as conn, conn, conn.cursor() as cur:
-            cur.execute(load_sql("take_budget.sql"), {"max_per_day": s.max_calls_per_day})
+            cur.execute(mirror_sql("take_budget.sql"), {"max_per_day": s.max_calls_per_day})
             if cur.fetchone() is None:
                 raise BudgetSpent(f"today's budget of {s.max_calls_per_day} Convex calls (Asia/Ho_Chi_Minh) is spent")
         self._run_calls += 1
@@ -143,20 +150,19 @@ class ConvexMirror:
 
     def _mirror_tf(self, tf: Timeframe, tickers: list[str], report: MirrorReport, force: bool) -> None:
         keep = self.settings.keep_bars
-        table = sql.Identifier(CANDLE_TABLES[tf])
         with self._connect() as conn:
             conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
             with conn.cursor() as cur:
-                cur.execute(load_sql("watermark.sql"))
+                cur.execute(mirror_sql("watermark.sql"))
                 (snapshot_at,) = cur.fetchone()  # type: ignore[misc]
                 cur.execute(
-                    sql.SQL(load_sql("slice_hashes.sql")).format(table=table),
+                    table_sql(PACKAGE, "slice_hashes.sql", tf),
                     {"tickers": tickers, "tf": tf, "keep": keep},
                 )
                 current = dict(cur.fetchall())
-                recent_s = 0 if force else self.settings.min_interval_s
+                recent_s = 0 if force else self.settings.min_interval_seconds
                 keys = [series_key(t, tf) for t in tickers]
-                cur.execute(load_sql("mirror_state.sql"), {"series": keys, "recent_s": recent_s})
+                cur.execute(mirror_sql("mirror_state.sql"), {"series": keys, "recent_s": recent_s})
                 rows = cur.fetchall()
                 stored = {key: (h, wm) for key, h, wm, _ in rows}
                 recent = {key for key, _, _, is_recent in rows if is_recent}
@@ -169,7 +175,7 @@ class ConvexMirror:
                     return
                 since = [stored.get(series_key(t, tf), (None, None))[1] for t in changed]
                 cur.execute(
-                    sql.SQL(load_sql("slice_changes.sql")).format(table=table),
+                    table_sql(PACKAGE, "slice_changes.sql", tf),
                     {"tickers": changed, "since": since, "tf": tf, "keep": keep},
                 )
                 bars: dict[str, list[dict[str, Any]]] = {t: [] for t in changed}
@@ -209,14 +215,14 @@ class ConvexMirror:
 
     def _mark_synced(self, series: list[str], hashes: list[str], watermark: datetime | None) -> None:
         with self._connect() as conn, conn, conn.cursor() as cur:
-            cur.execute(load_sql("mark_synced.sql"), {"series": series, "hashes": hashes, "watermark": watermark})
+            cur.execute(mirror_sql("mark_synced.sql"), {"series": series, "hashes": hashes, "watermark": watermark})
 
     def _mark_pending(self, series: list[str], error: str | None) -> None:
         if not series:
             return
         try:
             with self._connect() as conn, conn, conn.cursor() as cur:
-                cur.execute(load_sql("mark_pending.sql"), {"series": series, "error": error})
+                cur.execute(mirror_sql("mark_pending.sql"), {"series": series, "error": error})
         except psycopg2.Error as exc:
             log.warning("could not record %d pending Convex series: %s", len(series), exc)
 
@@ -225,9 +231,9 @@ class ConvexMirror:
         report = MirrorReport()
         try:
             with self._connect() as conn, conn.cursor() as cur:
-                cur.execute(load_sql("news_slice.sql"), {"keep": self.settings.keep_articles})
+                cur.execute(mirror_sql("news_slice.sql"), {"keep": self.settings.keep_articles})
                 rows = cur.fetchall()
-                cur.execute(load_sql("mirror_state.sql"), {"series": [NEWS_SERIES], "recent_s": 0})
+                cur.execute(mirror_sql("mirror_state.sql"), {"series": [NEWS_SERIES], "recent_s": 0})
                 stored = {key: h for key, h, _, _ in cur.fetchall()}
             articles = [
                 {"url": u, "title": t, "publishedAt": int(p), "source": s, "tickers": list(k)} for u, t, p, s, k in rows

@@ -13,15 +13,17 @@ from psycopg2 import sql
 
 from vietmarket_core.market import BAR_MS, CANDLE_TABLES, VN_TZ, Timeframe, trading_date_of
 from vietmarket_pipelines.calendar import AFTERNOON, BAR_OPENS, TradingCalendar
-from vietmarket_pipelines.defs.candles.assets import MODE_TAG, SCHEDULED_MODES, candles
+from vietmarket_pipelines.defs.candles.assets import candles
 from vietmarket_pipelines.defs.candles.calendar_truth import (
     cross_check,
     observed_calendar,
     vnindex_trading_dates,
 )
+from vietmarket_pipelines.defs.candles.fetch_check import candles_fetch_accepted
 from vietmarket_pipelines.defs.candles.gaps import find_gaps
 from vietmarket_pipelines.defs.candles.partitions import split_candle_key
 from vietmarket_pipelines.defs.common.resources import TimescaleResource
+from vietmarket_pipelines.defs.common.run_tags import RunMode
 from vietmarket_pipelines.timescale.candle_store import CandleStore
 
 SQL_DIR = Path(__file__).parent
@@ -48,7 +50,7 @@ RECENT_WINDOW = timedelta(days=14)
 
 def check_since_ms(context: dg.AssetCheckExecutionContext) -> int:
     """The first ts a check looks at: recent for scheduled ticks, everything otherwise."""
-    if context.op_execution_context.run.tags.get(MODE_TAG) in SCHEDULED_MODES:
+    if RunMode.of(context.op_execution_context.run.tags).is_tick:
         return int((datetime.now(UTC) - RECENT_WINDOW).timestamp() * 1000)
     return 0
 
@@ -235,6 +237,7 @@ def calendar_matches_vnindex(timescale: TimescaleResource) -> dg.AssetCheckResul
 
 
 CANDLE_CHECKS: Sequence[dg.AssetChecksDefinition] = (
+    candles_fetch_accepted,
     ohlc_sanity,
     bar_alignment,
     no_gaps,

@@ -1,8 +1,12 @@
-"""The candle partitions: every ticker (dynamic) x every timeframe (static)."""
+"""The candle partitions: every ticker (dynamic) x every timeframe (static); keys read "1d|VCB"."""
+
+from collections import defaultdict
+from collections.abc import Iterable
 
 import dagster as dg
 
 from vietmarket_core.market import TIMEFRAMES, Timeframe, is_timeframe
+from vietmarket_pipelines.defs.common.run_tags import RANGE_END_TAG, RANGE_START_TAG
 
 TICKERS = "tickers"
 tickers_partitions = dg.DynamicPartitionsDefinition(name=TICKERS)
@@ -24,10 +28,16 @@ def split_candle_key(key: str | dg.MultiPartitionKey) -> tuple[str, Timeframe]:
     return dims["ticker"], tf  # type: ignore[return-value]
 
 
+def tickers_by_timeframe(keys: Iterable[str | dg.MultiPartitionKey]) -> dict[Timeframe, list[str]]:
+    """The run's partitions grouped by timeframe, tickers in partition order: each key is split once."""
+    by_tf: dict[Timeframe, list[str]] = defaultdict(list)
+    for key in keys:
+        ticker, tf = split_candle_key(key)
+        by_tf[tf].append(ticker)
+    return dict(by_tf)
+
+
 def range_tags(tf: Timeframe, tickers: list[str]) -> dict[str, str]:
-    """Run tags that make one run cover `tickers` (sorted, contiguous in the partition order) at `tf`."""
-    first, last = min(tickers), max(tickers)
-    return {
-        "dagster/asset_partition_range_start": str(candle_key(first, tf)),
-        "dagster/asset_partition_range_end": str(candle_key(last, tf)),
-    }
+    """Run tags that make one run cover `tickers` at `tf`; they must be listed in partition order,
+    so that first..last is the contiguous range of exactly those partitions."""
+    return {RANGE_START_TAG: str(candle_key(tickers[0], tf)), RANGE_END_TAG: str(candle_key(tickers[-1], tf))}

@@ -2,26 +2,22 @@
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from functools import cache
-from pathlib import Path
 
 import dagster as dg
 import numpy as np
-from psycopg2 import sql
 
-from vietmarket_core.market import CANDLE_TABLES, TIMEFRAMES, VN_TZ, Timeframe, trading_date_of
+from vietmarket_core.market import TIMEFRAMES, VN_TZ, Timeframe, trading_date_of
 from vietmarket_pipelines.calendar import AFTERNOON, MORNING, TradingCalendar
-from vietmarket_pipelines.defs.candles.assets import MODE_TAG, candles
+from vietmarket_pipelines.defs.candles.assets import candles
 from vietmarket_pipelines.defs.candles.calendar_truth import observed_calendar
 from vietmarket_pipelines.defs.candles.checks import stored_ts
 from vietmarket_pipelines.defs.candles.gaps import find_gaps
-from vietmarket_pipelines.defs.candles.partitions import TICKERS, candle_key
+from vietmarket_pipelines.defs.candles.partitions import TICKERS, candle_key, range_tags
 from vietmarket_pipelines.defs.common.market_data import MarketDataResource
 from vietmarket_pipelines.defs.common.resources import TimescaleResource
+from vietmarket_pipelines.defs.common.run_tags import PROVIDER_TAG, RunMode, mode_tags
 
 TZ = "Asia/Ho_Chi_Minh"
-SQL_DIR = Path(__file__).parent
-PROVIDER_TAG = "vietmarket/provider"
 # A tick just after a session ends still runs, to catch that session's last bars.
 AFTER_SESSION_GRACE = timedelta(minutes=10)
 MAX_REPAIR_RUNS_PER_TICK = 50
@@ -36,11 +32,6 @@ candles_job = dg.define_asset_job(
 )
 
 
-@cache
-def _sql(name: str) -> str:
-    return (SQL_DIR / name).read_text(encoding="utf-8")
-
-
 def active_tickers_in_partition_order(instance: dg.DagsterInstance, timescale: TimescaleResource) -> list[str]:
     """Active tickers in the order of the `tickers` partitions, so a first..last range is contiguous."""
     active = timescale.store().active_tickers()
@@ -48,7 +39,7 @@ def active_tickers_in_partition_order(instance: dg.DagsterInstance, timescale: T
 
 
 def whole_market_requests(
-    mode: str,
+    mode: RunMode,
     when: datetime,
     tickers: list[str],
     timeframes: tuple[Timeframe, ...],
@@ -61,9 +52,8 @@ def whole_market_requests(
         yield dg.RunRequest(
             run_key=f"{mode}-{tf}-{when.isoformat()}",
             tags={
-                "dagster/asset_partition_range_start": str(candle_key(tickers[0], tf)),
-                "dagster/asset_partition_range_end": str(candle_key(tickers[-1], tf)),
-                MODE_TAG: mode,
+                **range_tags(tf, tickers),
+                **mode_tags(mode),
                 PROVIDER_TAG: market_data.routes.get(tf, "vci"),
             },
         )
@@ -84,7 +74,7 @@ def session_state(when: datetime, calendar: TradingCalendar) -> str | None:
 
 
 def whole_market_tick(
-    mode: str,
+    mode: RunMode,
     when: datetime,
     skip_reason: str | None,
     context: dg.ScheduleEvaluationContext,
@@ -112,7 +102,9 @@ def candles_latest_schedule(
     context: dg.ScheduleEvaluationContext, timescale: TimescaleResource, market_data: MarketDataResource
 ) -> Iterator[dg.RunRequest] | dg.SkipReason:
     when = context.scheduled_execution_time
-    return whole_market_tick("latest", when, session_state(when, TradingCalendar()), context, timescale, market_data)
+    return whole_market_tick(
+        RunMode.LATEST, when, session_state(when, TradingCalendar()), context, timescale, market_data
+    )
 
 
 @dg.schedule(
@@ -128,7 +120,7 @@ def candles_close_schedule(
     when = context.scheduled_execution_time
     local = when.astimezone(VN_TZ)
     closed = None if TradingCalendar().is_trading_day(local.date()) else f"{local.date()} is not a trading day"
-    return whole_market_tick("close", when, closed, context, timescale, market_data)
+    return whole_market_tick(RunMode.CLOSE, when, closed, context, timescale, market_data)
 
 
 def gap_repairs(timescale: TimescaleResource, when: datetime) -> Iterator[tuple[str, Timeframe, str]]:
@@ -136,12 +128,7 @@ def gap_repairs(timescale: TimescaleResource, when: datetime) -> Iterator[tuple[
     store = timescale.store()
     calendar = observed_calendar(store)
     active = store.active_tickers()
-    with store.connection() as conn, conn.cursor() as cur:
-        extents = {}
-        for tf in TIMEFRAMES:
-            query = sql.SQL(_sql("series_extent.sql")).format(table=sql.Identifier(CANDLE_TABLES[tf]))
-            cur.execute(query, {"tf": tf})
-            extents[tf] = cur.fetchall()
+    extents = {tf: store.series_extents(tf) for tf in TIMEFRAMES}
     for tf in TIMEFRAMES:
         suspects = []
         for ticker, first, last, count in extents[tf]:
@@ -180,7 +167,7 @@ def candles_repair_schedule(
             run_key=f"repair-{tf}-{ticker}-{when.date().isoformat()}",
             partition_key=candle_key(ticker, tf),
             run_config={"ops": {"candles": {"config": {"full_refetch": True, "start_date": start}}}},
-            tags={MODE_TAG: "repair", PROVIDER_TAG: market_data.provider_name(ticker, tf)},
+            tags={**mode_tags(RunMode.REPAIR), PROVIDER_TAG: market_data.provider_name(ticker, tf)},
         )
         for ticker, tf, start in repairs[:MAX_REPAIR_RUNS_PER_TICK]
     )

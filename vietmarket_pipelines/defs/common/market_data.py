@@ -1,12 +1,11 @@
 """The market-data resource both the universe and the candles read: provider URLs, politeness, routing."""
 
-import os
-
 import dagster as dg
 from pydantic import Field
 
 from vietmarket_core.market import Timeframe
 from vietmarket_pipelines.calendar import TradingCalendar
+from vietmarket_pipelines.defs.common.resources import TimescaleResource
 from vietmarket_pipelines.providers.base import CandleProvider
 from vietmarket_pipelines.providers.http import HttpPolicy, ProviderClient
 from vietmarket_pipelines.providers.pacing import Pacer, SharedPacer
@@ -18,25 +17,9 @@ from vietmarket_pipelines.providers.vndirect import VndirectProvider
 PROVIDERS = ("vci", "ssi", "vndirect")
 
 
-def step_retry_policy() -> dg.RetryPolicy | None:
-    """Step retries for outages longer than the HTTP client's own retries (minutes, not seconds).
-
-    VIETMARKET_STEP_RETRIES and VIETMARKET_STEP_RETRY_DELAY_S tune them (the tests turn them off).
-    """
-    retries = int(os.environ.get("VIETMARKET_STEP_RETRIES", "2"))
-    if retries <= 0:
-        return None
-    return dg.RetryPolicy(
-        max_retries=retries,
-        delay=float(os.environ.get("VIETMARKET_STEP_RETRY_DELAY_S", "30")),
-        backoff=dg.Backoff.EXPONENTIAL,
-        jitter=dg.Jitter.PLUS_MINUS,
-    )
-
-
 class MarketDataResource(dg.ConfigurableResource):  # type: ignore[type-arg]
-    """Base URLs (each overridable by an env var, so the platform can point at the simulator),
-    politeness settings, and the routing of each timeframe to a provider."""
+    """Base URLs (the real providers by default; `vietmarket_pipelines.settings` may point them at the
+    simulator), politeness settings, and the routing of each timeframe to a provider."""
 
     vci_base_url: str = "https://trading.vietcap.com.vn"
     ssi_base_url: str = "https://iboard-api.ssi.com.vn"
@@ -49,17 +32,17 @@ class MarketDataResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     ticker_routes: dict[str, str] = Field(
         default={}, description='Per-series overrides, e.g. {"VNINDEX:1d": "vndirect"}.'
     )
-    # One budget per provider for the whole deployment when `pacing_dsn` is set (as deployed):
+    # One budget per provider for the whole deployment when `pacing` is set (as deployed):
     # VCI allows roughly 20 requests per short window; 15 per 5 s, spaced evenly (one every
     # 333 ms), keeps any 5 s window at <= 15 however many run workers call it, a quarter under
     # VCI's limit.  (Before, each of up to two processes had 10 per 5 s with bursts: up to 20.)
     # A latest tick is 3 x 32 batched requests: >= 32 s of pacing, whatever the pool allows.
-    # Without `pacing_dsn` the budget applies to each client alone (tests, one-off scripts).
+    # Without `pacing` the budget applies to each client alone (tests, one-off scripts).
     requests_per_window: int = 15
     window_seconds: float = 5.0
-    pacing_dsn: str | None = Field(
+    pacing: TimescaleResource | None = Field(
         default=None,
-        description="Database holding the shared per-provider request budget (provider_pacing); "
+        description="The database holding the shared per-provider request budget (provider_pacing); "
         "empty: each client paces itself.",
     )
     timeout_seconds: float = 20.0
@@ -82,9 +65,9 @@ class MarketDataResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
     def pacer(self) -> Pacer | None:
         """The shared budget's pacer, or None for a client-local limiter."""
-        if not self.pacing_dsn:
+        if self.pacing is None:
             return None
-        return SharedPacer(self.pacing_dsn, self.requests_per_window, self.window_seconds)
+        return SharedPacer(self.pacing.dsn, self.requests_per_window, self.window_seconds)
 
     def provider(self, name: str) -> CandleProvider:
         if name == "vci":
@@ -101,20 +84,3 @@ class MarketDataResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             ProviderClient("vndirect", self.vndirect_finfo_base_url, policy=self.policy(), pacer=self.pacer()) as vnd,
         ):
             return fetch_universe(vci, vnd, min_stocks=self.min_listed_stocks)
-
-
-def market_data_from_env() -> MarketDataResource:
-    """Every base URL from its env var; VIETMARKET_SIMULATOR_URL points them all at the simulator.
-    The request budget is shared through the candles database (VIETMARKET_PG_URL)."""
-    sim = dg.EnvVar("VIETMARKET_SIMULATOR_URL").get_value()
-
-    def url(var: str, default: str) -> str:
-        return dg.EnvVar(var).get_value() or sim or default
-
-    return MarketDataResource(
-        vci_base_url=url("VCI_BASE_URL", "https://trading.vietcap.com.vn"),
-        ssi_base_url=url("SSI_BASE_URL", "https://iboard-api.ssi.com.vn"),
-        vndirect_dchart_base_url=url("VNDIRECT_DCHART_BASE_URL", "https://dchart-api.vndirect.com.vn"),
-        vndirect_finfo_base_url=url("VNDIRECT_FINFO_BASE_URL", "https://api-finfo.vndirect.com.vn"),
-        pacing_dsn=dg.EnvVar("VIETMARKET_PG_URL"),
-    )

@@ -4,17 +4,17 @@ from typing import Any
 
 import dagster as dg
 
-from vietmarket_pipelines.convex.mirror import NEWS_SERIES, load_sql, series_key
+from vietmarket_pipelines.convex.mirror import NEWS_SERIES, mirror_sql, series_key
 from vietmarket_pipelines.defs.candles.assets import candles
 from vietmarket_pipelines.defs.candles.checks import series_in_run
+from vietmarket_pipelines.defs.common.convex_mirror import ConvexMirrorResource
 from vietmarket_pipelines.defs.common.resources import TimescaleResource
-from vietmarket_pipelines.defs.convex.resources import ConvexMirrorResource
 from vietmarket_pipelines.defs.news.assets import news_articles
 
 
 def _out_of_sync(timescale: TimescaleResource, series: list[str] | None) -> list[tuple[Any, ...]]:
     with timescale.store().connection() as conn, conn.cursor() as cur:
-        cur.execute(load_sql("sync_status.sql"), {"series": series})
+        cur.execute(mirror_sql("sync_status.sql"), {"series": series})
         return cur.fetchall()
 
 

@@ -3,8 +3,8 @@
 import dagster as dg
 from pydantic import Field
 
+from vietmarket_pipelines.defs.common.convex_mirror import ConvexMirrorResource
 from vietmarket_pipelines.defs.common.resources import TimescaleResource
-from vietmarket_pipelines.defs.convex.resources import ConvexMirrorResource
 from vietmarket_pipelines.defs.news.resources import VietstockResource
 from vietmarket_pipelines.defs.news.store import NewsStore
 from vietmarket_pipelines.news.linking import link_tickers
@@ -75,11 +75,7 @@ def news_articles(
         "linked": linked,
     }
     if convex.enabled and (fetched or new_urls):
-        mirror = convex.mirror(timescale.store().connection)
-        try:
-            report = mirror.mirror_news()
-        finally:
-            mirror.close()
+        report = convex.mirror_news(timescale.store().connection)
         metadata |= report.metadata()
         if report.error:
             context.log.warning(f"convex news mirror {report.status}: {report.error}")

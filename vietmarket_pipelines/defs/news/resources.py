@@ -3,6 +3,7 @@
 import dagster as dg
 from pydantic import Field
 
+from vietmarket_pipelines.defs.common.resources import TimescaleResource
 from vietmarket_pipelines.providers.http import HttpPolicy
 from vietmarket_pipelines.providers.pacing import SharedPacer
 from vietmarket_pipelines.providers.vietstock import DEFAULT_BASE_URL, DEFAULT_FEEDS, VietstockClient
@@ -17,7 +18,9 @@ class VietstockResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     timeout_seconds: float = 20.0
     max_attempts: int = 4
     # As for the market data: with a database, one budget for every run (scheduled and backfill).
-    pacing_dsn: str | None = Field(default=None, description="Database holding the shared request budget.")
+    pacing: TimescaleResource | None = Field(
+        default=None, description="The database holding the shared request budget."
+    )
 
     def client(self) -> VietstockClient:
         # Below one a second: one request per 1/rate seconds; above: int(rate) per second.
@@ -36,11 +39,5 @@ class VietstockResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             max_attempts=self.max_attempts,
             backoff_initial_s=1.0,
         )
-        pacer = SharedPacer(self.pacing_dsn, requests, per) if self.pacing_dsn else None
+        pacer = SharedPacer(self.pacing.dsn, requests, per) if self.pacing else None
         return VietstockClient(self.base_url, policy=policy, pacer=pacer)
-
-
-def vietstock_from_env() -> VietstockResource:
-    """VIETSTOCK_BASE_URL, else VIETMARKET_SIMULATOR_URL (the offline demo), else vietstock.vn."""
-    base = dg.EnvVar("VIETSTOCK_BASE_URL").get_value() or dg.EnvVar("VIETMARKET_SIMULATOR_URL").get_value()
-    return VietstockResource(base_url=base or DEFAULT_BASE_URL, pacing_dsn=dg.EnvVar("VIETMARKET_PG_URL"))

@@ -4,21 +4,19 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from functools import cache
-from pathlib import Path
 
 import psycopg2.extras
 
+from vietmarket_core.sqlfiles import load_sql
 from vietmarket_pipelines.news.linking import TickerLink
 from vietmarket_pipelines.providers.vietstock import ArticlePage, FeedItem, ListingLink
 from vietmarket_pipelines.timescale.candle_store import CandleStore
 
-SQL_DIR = Path(__file__).parent
+PACKAGE = __package__ or "vietmarket_pipelines.defs.news"
 
 
-@cache
 def sql(name: str) -> str:
-    return (SQL_DIR / name).read_text(encoding="utf-8")
+    return load_sql(PACKAGE, name)
 
 
 @dataclass(frozen=True)
@@ -56,9 +54,7 @@ class NewsStore:
             return [DueArticle(url, published) for url, published in cur.fetchall()]
 
     def active_tickers(self) -> frozenset[str]:
-        with self._store.connection() as conn, conn.cursor() as cur:
-            cur.execute(sql("active_tickers.sql"))
-            return frozenset(t for (t,) in cur.fetchall())
+        return frozenset(self._store.active_tickers())
 
     def save_fetched(self, page: ArticlePage, links: list[TickerLink]) -> bool:
         """The page and its ticker links in one transaction; False (and nothing written) without a publish time."""
@@ -69,11 +65,11 @@ class NewsStore:
                 if row is None or row[0] is None:
                     conn.rollback()
                     return False
-                cur.execute("DELETE FROM article_symbols WHERE article_url = %s", (page.url,))
+                cur.execute(sql("delete_article_symbols.sql"), {"url": page.url})
                 if links:
                     psycopg2.extras.execute_values(
                         cur,
-                        "INSERT INTO article_symbols (article_url, ticker, confidence, method) VALUES %s",
+                        sql("insert_article_symbols.sql"),
                         [(page.url, x.ticker, x.confidence, x.method) for x in links],
                     )
                 conn.commit()

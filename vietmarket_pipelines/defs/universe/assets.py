@@ -1,23 +1,22 @@
 """The `symbols` asset: the listed universe in the symbols table and the `tickers` partitions."""
 
 import time
-from functools import cache
-from pathlib import Path
 
 import dagster as dg
 import psycopg2
 
+from vietmarket_core.sqlfiles import load_sql
 from vietmarket_pipelines.defs.candles.partitions import TICKERS
-from vietmarket_pipelines.defs.common.market_data import MarketDataResource, step_retry_policy
+from vietmarket_pipelines.defs.common.market_data import MarketDataResource
 from vietmarket_pipelines.defs.common.resources import TimescaleResource
 from vietmarket_pipelines.providers.http import ProviderError, ProviderUnavailable
+from vietmarket_pipelines.settings import step_retry_policy
 
-SQL_DIR = Path(__file__).parent
+PACKAGE = __package__ or "vietmarket_pipelines.defs.universe"
 
 
-@cache
 def _sql(name: str) -> str:
-    return (SQL_DIR / name).read_text(encoding="utf-8")
+    return load_sql(PACKAGE, name)
 
 
 @dg.asset(

@@ -56,3 +56,10 @@ def trading_date_of(ts_ms: int, tf: Timeframe) -> date:
     if tf == "1d":
         return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).date()
     return ts_to_vn(ts_ms).date()
+
+
+def bar_label(ts_ms: int, tf: Timeframe) -> str:
+    """A bar in the market's own words: its trading date (1d), or its open on the Vietnam wall clock."""
+    if tf == "1d":
+        return trading_date_of(ts_ms, tf).isoformat()
+    return ts_to_vn(ts_ms).strftime("%Y-%m-%d %H:%M ICT")

@@ -1,1 +1,0 @@
-SELECT ticker FROM symbols WHERE active

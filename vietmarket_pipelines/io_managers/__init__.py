@@ -1,1 +1,0 @@
-"""IO managers: how asset values are stored in, and loaded from, TimescaleDB."""
