@@ -154,14 +154,44 @@ def test_dockerfile_has_the_expected_instructions(dockerfile: list[Instruction])
     assert {"FROM", "RUN", "COPY", "EXPOSE", "HEALTHCHECK", "CMD", "USER"} <= keywords
 
 
+def build_args(dockerfile: list[Instruction]) -> dict[str, str]:
+    """The ARGs declared before the first FROM, with their defaults."""
+    return dict(i.args.partition("=")[::2] for i in dockerfile if i.keyword == "ARG" and i.stage == -1)
+
+
 def test_dockerfile_is_multi_stage_node_then_python(dockerfile: list[Instruction]) -> None:
     images = [i.args.split()[0] for i in dockerfile if i.keyword == "FROM"]
     assert images[0] == "node:20-bookworm-slim"
-    assert images[-1] == "python:3.11-slim-bookworm"
+    # The Python stages take their base from a build ARG, so a locally bootstrapped Debian image can stand in.
+    assert images[-1] == "${BASE_IMAGE}"
+    assert build_args(dockerfile)["BASE_IMAGE"] == "python:3.11-slim-bookworm"
     assert any("npm ci" in i.args for i in dockerfile if i.keyword == "RUN" and i.stage == 0)
+
+
+def test_dockerfile_installs_the_hash_pinned_api_set_and_the_two_packages_only(
+    dockerfile: list[Instruction],
+) -> None:
     runs = " ".join(i.args for i in dockerfile if i.keyword == "RUN")
-    assert "-r requirements.lock" in runs
-    assert "--no-deps ." in runs
+    assert "--require-hashes --no-deps -r locks/history-api.txt" in runs
+    assert "--no-deps ./packages/vietmarket-core ./packages/history-api" in runs
+    assert "pip check" in runs
+    # Everything taken from the build context (the last word of a COPY is its destination): no
+    # vietmarket_pipelines, no root pyproject.toml, no other lock.
+    copied = {
+        source
+        for i in dockerfile
+        if i.keyword == "COPY" and not i.args.startswith("--from=")
+        for source in i.args.split()[:-1]
+    }
+    assert copied == {
+        "locks/history-api.txt",
+        "packages/vietmarket-core",
+        "packages/history-api",
+        "packages/history-api/src/history_api/chart/package.json",
+        "packages/history-api/src/history_api/chart/package-lock.json",
+    }
+    for source in copied:
+        assert (REPO / source).exists(), source
 
 
 def test_final_stage_serves_8787_as_non_root(final_stage: list[Instruction]) -> None:

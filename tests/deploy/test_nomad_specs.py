@@ -709,3 +709,22 @@ def test_history_api_compose_and_dockerfile_parse() -> None:
     assert "127.0.0.1:8787:8787" in service["ports"]
     dockerfile = (DEPLOY / "history-api" / "Dockerfile").read_text(encoding="utf-8")
     assert re.search(r'^CMD \["history-api"\]$', dockerfile, re.M), "the Nomad job runs the same command"
+
+
+def test_the_dagster_jobs_run_the_dagster_image() -> None:
+    """deploy/dagster/Dockerfile builds the one image of the three Dagster jobs: the pipelines' set, no API."""
+    dockerfile = (DEPLOY / "dagster" / "Dockerfile").read_text(encoding="utf-8")
+    assert "--require-hashes --no-deps -r locks/pipelines.txt" in dockerfile
+    for copied in ("locks/pipelines.txt", "packages/vietmarket-core", "vietmarket_pipelines", "dagster.yaml"):
+        assert re.search(rf"^COPY {re.escape(copied)} ", dockerfile, re.M), copied
+    assert not re.search(r"^COPY .*(history-api|history_api|locks/dev\.txt)", dockerfile, re.M)
+    cmd = re.search(r"^CMD (\[.*\])$", dockerfile, re.M)
+    assert cmd, "no CMD"
+    (code_task,) = tasks(groups(job_of(load_hcl(JOBS_DIR / "dagster-code.nomad.hcl"))[1])[0][1])
+    config = one(code_task[1]["config"])
+    assert json.loads(cmd.group(1)) == [config["command"], *config["args"]], "the image's default is the code server"
+    for job in ("dagster-code", "dagster-webserver", "dagster-daemon"):
+        path = JOBS_DIR / f"{job}.nomad.hcl"
+        assert variable_defaults(load_hcl(path))["image"] == "vietmarket/dagster:latest", job
+    assert "deploy/dagster/Dockerfile" in (JOBS_DIR / "dagster-code.nomad.hcl").read_text(encoding="utf-8")
+    assert "deploy/dagster/Dockerfile" in (DEPLOY / "nomad" / "README.md").read_text(encoding="utf-8")

@@ -5,14 +5,15 @@
 #   nomad job run deploy/nomad/jobs/dagster-code.nomad.hcl          (from the repo root; before the webserver
 #                                                                    and daemon, which find it by its service)
 #
-# Image: the project image built from deploy/history-api/Dockerfile, which installs requirements.lock whole
-# (dagster, dagster-webserver, dagster-postgres) and both packages; push it where the clients can pull it.
+# Image: the Dagster image built from deploy/dagster/Dockerfile (locks/pipelines.txt, hash-pinned: dagster,
+# dagster-webserver, dagster-postgres; vietmarket-core and vietmarket-pipelines), shared by the three Dagster
+# jobs; push it where the clients can pull it.
 # Secrets: Nomad variable vietmarket/dagster (dagster_pg_password, ingest_pg_password), shared by the three
 # Dagster jobs through deploy/nomad/policies/dagster-vars.policy.hcl.
 
 variable "image" {
   type    = string
-  default = "vietmarket/history-api:latest"
+  default = "vietmarket/dagster:latest"
 }
 
 job "dagster-code" {

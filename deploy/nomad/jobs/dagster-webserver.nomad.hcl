@@ -5,7 +5,8 @@
 
 variable "image" {
   type    = string
-  default = "vietmarket/history-api:latest"
+  # deploy/dagster/Dockerfile: one image for the code server, the webserver and the daemon.
+  default = "vietmarket/dagster:latest"
 }
 
 job "dagster-webserver" {
