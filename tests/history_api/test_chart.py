@@ -92,7 +92,7 @@ def page(browser: Browser) -> Iterator[Page]:
     context.close()
 
 
-def test_chart_loads_and_scrolls_into_older_history(page: Page, live_api: LiveApi, api_db: ApiDatabase) -> None:
+def issue_token(live_api: LiveApi) -> tuple[str, str]:
     resp = httpx.post(
         live_api.url + "/chart-token", params={"ticker": "VCB", "tf": "1d"}, headers={"X-API-Key": KEY}, timeout=30
     )
@@ -100,6 +100,63 @@ def test_chart_loads_and_scrolls_into_older_history(page: Page, live_api: LiveAp
     issued = resp.json()
     token, chart_url = issued["token"], issued["chartUrl"]
     assert chart_url.endswith("#token=" + token)
+    return token, chart_url
+
+
+def check_picker(page: Page) -> None:
+    """The ticker picker: the input and a datalist filled from /symbols?active=true."""
+    assert page.input_value("#ticker") == "VCB"
+    assert page.get_attribute("#ticker", "list") == "tickers"
+    page.wait_for_function("() => document.querySelectorAll('#tickers option').length >= 5", timeout=WAIT_MS)
+    options = set(page.eval_on_selector_all("#tickers option", "els => els.map(e => e.value)"))
+    assert options >= ACTIVE, options
+    assert "OLDCO" not in options, "inactive symbols do not belong in the picker"
+
+
+def scroll_left(page: Page, watch: PageWatch, state: dict[str, Any], pages: int) -> dict[str, Any]:
+    """Scrolls left the way a user does, dragging the plot to the right, until `pages` pages are loaded."""
+    box = page.locator("#chart").bounding_box()
+    assert box is not None
+    y = box["y"] + box["height"] * 0.4
+    x0, x1 = box["x"] + box["width"] * 0.1, box["x"] + box["width"] * 0.8
+    drags = 0
+    deadline = time.monotonic() + 120
+    while state["pagesLoaded"] < pages and drags < 60 and time.monotonic() < deadline:
+        page.mouse.move(x0, y)
+        page.mouse.down()
+        page.mouse.move(x1, y, steps=12)
+        page.mouse.up()
+        drags += 1
+        before = state["pagesLoaded"]
+        # A timeout only means this drag did not bring the left edge close enough yet.
+        with contextlib.suppress(PlaywrightTimeout):
+            page.wait_for_function(
+                f"() => window.__chartState.pagesLoaded > {before} || window.__chartState.errors.length > 0",
+                timeout=1_500,
+            )
+        state = chart_state(page)
+        assert state["errors"] == [], state["errors"]
+    assert state["pagesLoaded"] >= pages, (
+        f"scrolling left loaded only {state['pagesLoaded']} page(s) after {drags} drags "
+        f"({len(state['times'])} bars, exhausted={state['exhausted']}); "
+        f"/candles requests: {watch.paths('/candles')}"
+    )
+    return state
+
+
+def check_requests_carry_the_token_only(watch: PageWatch, token: str) -> None:
+    candle_reqs = [r for r in watch.requests if httpx.URL(r.url).path == "/candles"]
+    assert len(candle_reqs) >= 4
+    for r in candle_reqs:
+        headers = r.all_headers()
+        assert headers.get("authorization") == "Bearer " + token
+        assert "x-api-key" not in headers
+    for r in watch.requests:
+        assert KEY not in r.url and KEY not in str(r.all_headers()), f"the API key left the page: {r.url}"
+
+
+def test_chart_loads_and_scrolls_into_older_history(page: Page, live_api: LiveApi, api_db: ApiDatabase) -> None:
+    token, chart_url = issue_token(live_api)
     watch = PageWatch(page)
 
     nav = page.goto(live_api.url + chart_url, wait_until="load")
@@ -115,56 +172,15 @@ def test_chart_loads_and_scrolls_into_older_history(page: Page, live_api: LiveAp
     assert first["pagesLoaded"] == 1 and len(first["times"]) == PAGE, (first["pagesLoaded"], len(first["times"]))
     assert "token=" not in page.url, "the page should drop the token from its URL"
 
-    # The ticker picker: the input and a datalist filled from /symbols?active=true.
-    assert page.input_value("#ticker") == "VCB"
-    assert page.get_attribute("#ticker", "list") == "tickers"
-    page.wait_for_function("() => document.querySelectorAll('#tickers option').length >= 5", timeout=WAIT_MS)
-    options = set(page.eval_on_selector_all("#tickers option", "els => els.map(e => e.value)"))
-    assert options >= ACTIVE, options
-    assert "OLDCO" not in options, "inactive symbols do not belong in the picker"
-
-    # Scroll left the way a user does: drag the plot to the right with the mouse button held.
-    box = page.locator("#chart").bounding_box()
-    assert box is not None
-    y = box["y"] + box["height"] * 0.4
-    x0, x1 = box["x"] + box["width"] * 0.1, box["x"] + box["width"] * 0.8
-    drags = 0
-    deadline = time.monotonic() + 120
-    state = first
-    while state["pagesLoaded"] < 4 and drags < 60 and time.monotonic() < deadline:
-        page.mouse.move(x0, y)
-        page.mouse.down()
-        page.mouse.move(x1, y, steps=12)
-        page.mouse.up()
-        drags += 1
-        before = state["pagesLoaded"]
-        # A timeout only means this drag did not bring the left edge close enough yet.
-        with contextlib.suppress(PlaywrightTimeout):
-            page.wait_for_function(
-                f"() => window.__chartState.pagesLoaded > {before} || window.__chartState.errors.length > 0",
-                timeout=1_500,
-            )
-        state = chart_state(page)
-        assert state["errors"] == [], state["errors"]
-    assert state["pagesLoaded"] >= 4, (
-        f"scrolling left loaded only {state['pagesLoaded']} page(s) after {drags} drags "
-        f"({len(state['times'])} bars, exhausted={state['exhausted']}); "
-        f"/candles requests: {watch.paths('/candles')}"
-    )
+    check_picker(page)
+    state = scroll_left(page, watch, first, pages=4)
 
     times = state["times"]
     assert all(a < b for a, b in itertools.pairwise(times)), "bars must be strictly ascending, no dups"
     assert times == sorted(api_db.daily_ts)[-len(times) :], "the chart's bars are not VCB's newest daily bars"
     assert len(times) >= 4 * PAGE
 
-    candle_reqs = [r for r in watch.requests if httpx.URL(r.url).path == "/candles"]
-    assert len(candle_reqs) >= 4
-    for r in candle_reqs:
-        headers = r.all_headers()
-        assert headers.get("authorization") == "Bearer " + token
-        assert "x-api-key" not in headers
-    for r in watch.requests:
-        assert KEY not in r.url and KEY not in str(r.all_headers()), f"the API key left the page: {r.url}"
+    check_requests_carry_the_token_only(watch, token)
 
     # The volume histogram is really drawn under the candles.
     volume_pixels = page.evaluate(_VOLUME_PIXELS_JS)

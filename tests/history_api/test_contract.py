@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
 from litestar.testing import TestClient
 
@@ -148,3 +151,31 @@ def test_openapi_documents_every_endpoint_and_its_errors(client: Client) -> None
     assert set(params["tf"]["schema"]["enum"]) == {"1d", "1h", "15m"}
     assert "beforeTs" in params
     assert schema["components"]["securitySchemes"]["apiKey"]["name"] == "X-API-Key"
+
+
+def _valid_value(schema: dict[str, Any]) -> str:
+    """A value a required parameter accepts, so that only the parameter under test is wrong."""
+    if "enum" in schema:
+        return str(next(v for v in schema["enum"] if v is not None))
+    if "integer" in json.dumps(schema):
+        return str(int(schema.get("minimum", 1)))
+    return "VCB"
+
+
+def test_every_query_parameter_fails_as_invalid_its_wire_name(client: Client) -> None:
+    # The error code comes from the route's own declaration of the name (QueryParameter(name=...)),
+    # so a parameter whose wire name differs from its Python name must still answer invalid_<wire name>.
+    schema = client.get("/schema/openapi.json").json()
+    tried: set[str] = set()
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            params = [p for p in operation.get("parameters", []) if p["in"] == "query"]
+            for param in params:
+                query = {p["name"]: _valid_value(p["schema"]) for p in params if p.get("required") and p is not param}
+                # A control character: no enum, number, boolean, ticker, cursor or search text accepts it.
+                query[param["name"]] = "\x01!"
+                res = client.request(method.upper(), path, params=query)
+                assert res.status_code == 400, (method, path, param["name"], res.status_code)
+                assert res.json()["error"] == f"invalid_{param['name']}", (method, path, res.json())
+                tried.add(param["name"])
+    assert {"beforeTs", "from", "query", "ticker", "tf", "limit", "cursor"} <= tried

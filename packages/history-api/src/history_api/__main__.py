@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 
 import uvicorn
@@ -12,14 +11,12 @@ from history_api.settings import Settings, SettingsError
 
 
 def main() -> None:
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO").upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
     try:
         settings = Settings.from_env()
     except SettingsError as exc:
         print(f"history-api: {exc}", file=sys.stderr)
         sys.exit(2)
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("history_api").info("starting %s", settings)
     uvicorn.run(
         "history_api.app:create_app_from_env",
@@ -29,11 +26,11 @@ def main() -> None:
         workers=settings.workers,
         loop="uvloop",
         http="httptools",
-        access_log=os.environ.get("HISTORY_API_ACCESS_LOG", "1") != "0",
+        access_log=settings.access_log,
         proxy_headers=False,
         server_header=False,
         timeout_keep_alive=30,
-        log_level=os.environ.get("LOG_LEVEL", "info").lower(),
+        log_level=settings.log_level.lower(),
     )
 
 

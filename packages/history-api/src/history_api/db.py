@@ -6,7 +6,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from importlib.resources import files
 from typing import Any
 
 import asyncpg
@@ -22,10 +21,6 @@ class DatabaseUnavailable(Exception):
 
 class QueryTimeout(Exception):
     """A query ran past statement_timeout and was cancelled by the server."""
-
-
-def load_sql(name: str) -> str:
-    return files("history_api").joinpath("sql", name).read_text(encoding="utf-8")
 
 
 # Errors that mean "no usable connection", as opposed to a bug in a query.

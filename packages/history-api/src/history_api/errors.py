@@ -14,6 +14,7 @@ from litestar.exceptions import (
     ValidationException,
 )
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import ParameterKwarg
 from litestar.types import ExceptionHandlersMap
 
 from history_api.auth import Unauthorized
@@ -46,22 +47,33 @@ def _api_error(_: Request[Any, Any, Any], exc: ApiError) -> Response[Any]:
     return _body(exc.status, exc.error, exc.detail)
 
 
-# Handlers' Python names of parameters whose name on the wire differs.
-WIRE_NAMES = {"before_ts": "beforeTs", "from_": "from", "text": "query"}
 _MISSING = re.compile(r"Missing required \w+ parameter '([^']+)'")
 
 
-def _validation(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+def _wire_name(request: Request[Any, Any, Any], key: str) -> str:
+    """The name a client sends for the handler parameter `key`: its QueryParameter(name=...) alias, if any.
+
+    Litestar reports a parameter that fails validation by its Python name; the route's own
+    declaration is the one place its name on the wire is written down.
+    """
+    handler = request.scope.get("route_handler")
+    parameter = handler.parsed_fn_signature.parameters.get(key) if handler is not None else None
+    kwarg = parameter.kwarg_definition if parameter is not None else None
+    return kwarg.name if isinstance(kwarg, ParameterKwarg) and kwarg.name else key
+
+
+def _validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
     # Litestar names the parameter that failed; the contract wants invalid_<that name>.
     extra = exc.extra if isinstance(exc.extra, list) else []
     first = extra[0] if extra and isinstance(extra[0], dict) else {}
     if first.get("key"):
-        key, detail = str(first["key"]), str(first.get("message") or exc.detail)
+        key, detail = _wire_name(request, str(first["key"])), str(first.get("message") or exc.detail)
     elif missing := _MISSING.search(exc.detail):
+        # This message already names the parameter as it is on the wire.
         key, detail = missing.group(1), "required"
     else:
         key, detail = "request", exc.detail
-    return _body(400, f"invalid_{WIRE_NAMES.get(key, key)}", detail)
+    return _body(400, f"invalid_{key}", detail)
 
 
 def _unauthorized(_: Request[Any, Any, Any], __: Exception) -> Response[Any]:

@@ -7,7 +7,7 @@ from typing import Annotated, Final
 from litestar.params import QueryParameter
 
 from history_api.errors import invalid
-from vietmarket_core.market import TICKER_PATTERN
+from vietmarket_core.market import TICKER_PATTERN, Timeframe
 
 MAX_LIMIT: Final = 2000
 # Unix ms up to year 2286: wide enough for any bar, narrow enough to stay a 64-bit integer.
@@ -22,6 +22,7 @@ Ticker = Annotated[
         pattern=r"^[A-Za-z0-9]+$",
     ),
 ]
+Tf = Annotated[Timeframe, QueryParameter(description="Timeframe: 1d, 1h or 15m.")]
 Limit = Annotated[int, QueryParameter(description="Rows per page, 1..2000.", ge=1, le=MAX_LIMIT)]
 
 

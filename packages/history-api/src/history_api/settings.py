@@ -3,54 +3,32 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from limits import RateLimitItem, parse
+
+MIN_KEY_LENGTH = 16
+# The levels both logging and uvicorn know by name.
+LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 
 
 class SettingsError(ValueError):
     """The environment does not describe a service that can run safely."""
 
 
-def _keys_from(env: Mapping[str, str]) -> tuple[str, ...]:
-    keys: list[str] = []
-    keys += [k.strip() for k in env.get("HISTORY_API_KEYS", "").split(",")]
-    # The old server's single key keeps working, so existing clients survive the cut-over.
-    keys.append(env.get("API_KEY", "").strip())
-    if path := env.get("HISTORY_API_KEYS_FILE"):
-        try:
-            lines = Path(path).read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            raise SettingsError(f"HISTORY_API_KEYS_FILE={path}: cannot read it ({exc.strerror})") from exc
-        keys += [line.strip() for line in lines if not line.lstrip().startswith("#")]
-    unique = tuple(dict.fromkeys(k for k in keys if k))
-    short = [k for k in unique if len(k) < 16]
-    if short:
-        raise SettingsError(f"{len(short)} API key(s) shorter than 16 characters; use long random keys")
-    return unique
-
-
-def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{name}={raw!r} is not an integer") from None
-    if not low <= value <= high:
-        raise SettingsError(f"{name}={value} is outside {low}..{high}")
-    return value
-
-
 @dataclass(frozen=True)
 class Settings:
-    """Everything the service needs; build it with `Settings.from_env()` or directly in tests."""
+    """Everything the service needs; build it with `Settings.from_env()` or directly in tests.
 
-    pg_url: str = field(repr=False)
-    api_keys: tuple[str, ...] = field(repr=False)
+    These field defaults are the only defaults; `ENVIRONMENT` says which variable sets which field.
+    """
+
+    # Both are required: empty ones stop the service with a SettingsError.
+    pg_url: str = field(default="", repr=False)
+    api_keys: tuple[str, ...] = field(default=(), repr=False)
     host: str = "127.0.0.1"
     port: int = 8787
     workers: int = 1
@@ -65,9 +43,18 @@ class Settings:
     past_page_max_age_s: int = 300
     max_query_string_bytes: int = 2_048
     token_secret: bytes = field(default=b"", repr=False)
+    access_log: bool = True
+    log_level: str = "INFO"
 
     def __post_init__(self) -> None:
-        if not self.api_keys:
+        keys = tuple(dict.fromkeys(self.api_keys))
+        short = [k for k in keys if len(k) < MIN_KEY_LENGTH]
+        if short:
+            raise SettingsError(
+                f"{len(short)} API key(s) shorter than {MIN_KEY_LENGTH} characters; use long random keys"
+            )
+        object.__setattr__(self, "api_keys", keys)
+        if not keys:
             raise SettingsError(
                 "no API key configured: set HISTORY_API_KEYS (comma-separated), API_KEY or HISTORY_API_KEYS_FILE"
             )
@@ -87,19 +74,103 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
-        origins = tuple(o.strip() for o in env.get("HISTORY_API_CORS_ORIGINS", "").split(",") if o.strip())
-        return cls(
-            pg_url=env.get("HISTORY_API_PG_URL") or env.get("PG_URL", ""),
-            api_keys=_keys_from(env),
-            host=env.get("HISTORY_API_HOST", env.get("HOST", "127.0.0.1")),
-            port=_int(env, "PORT", 8787, 1, 65535),
-            workers=_int(env, "HISTORY_API_WORKERS", 1, 1, 64),
-            pool_min=_int(env, "PG_POOL_MIN", 1, 0, 100),
-            pool_max=_int(env, "PG_POOL_MAX", 10, 1, 200),
-            statement_timeout_ms=_int(env, "HISTORY_API_STATEMENT_TIMEOUT_MS", 5_000, 100, 600_000),
-            rate_limit=env.get("HISTORY_API_RATE_LIMIT", "1200/minute"),
-            cors_origins=origins,
-            chart_token_ttl_s=_int(env, "HISTORY_API_CHART_TOKEN_TTL_S", 900, 30, 86_400),
-            token_secret=env.get("HISTORY_API_TOKEN_SECRET", "").encode(),
-        )
+        """Settings from `env` (default: os.environ); a variable that is unset or empty leaves its field's default."""
+        return cls(**_fields_from_env(os.environ if env is None else env))
+
+
+# A parser turns one variable's raw text into its field's value; it gets the name for its error messages.
+Parser = Callable[[str, str], Any]
+
+
+class EnvVar(NamedTuple):
+    name: str
+    field: str
+    parse: Parser
+
+
+def _text(_: str, raw: str) -> str:
+    return raw
+
+
+def _listed(_: str, raw: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in raw.split(","))
+
+
+def _one(_: str, raw: str) -> tuple[str, ...]:
+    return (raw.strip(),)
+
+
+def _keys_file(name: str, raw: str) -> tuple[str, ...]:
+    try:
+        lines = Path(raw).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise SettingsError(f"{name}={raw}: cannot read it ({exc.strerror})") from exc
+    return tuple(line.strip() for line in lines if not line.lstrip().startswith("#"))
+
+
+def _secret(_: str, raw: str) -> bytes:
+    return raw.encode()
+
+
+def _switch(_: str, raw: str) -> bool:
+    return raw != "0"
+
+
+def _log_level(name: str, raw: str) -> str:
+    level = raw.upper()
+    if level not in LOG_LEVELS:
+        raise SettingsError(f"{name}={raw!r} is not one of {', '.join(LOG_LEVELS)}")
+    return level
+
+
+def _int_in(low: int, high: int) -> Parser:
+    def parse_int(name: str, raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(f"{name}={raw!r} is not an integer") from None
+        if not low <= value <= high:
+            raise SettingsError(f"{name}={value} is outside {low}..{high}")
+        return value
+
+    return parse_int
+
+
+# Every variable the service reads. Where several feed one field, key lists add up; for any other
+# field the first one set wins, and the later names are the old server's, kept for the cut-over.
+ENVIRONMENT: tuple[EnvVar, ...] = (
+    EnvVar("HISTORY_API_PG_URL", "pg_url", _text),
+    EnvVar("PG_URL", "pg_url", _text),
+    EnvVar("HISTORY_API_KEYS", "api_keys", _listed),
+    # The old server's single key keeps working, so existing clients survive the cut-over.
+    EnvVar("API_KEY", "api_keys", _one),
+    EnvVar("HISTORY_API_KEYS_FILE", "api_keys", _keys_file),
+    EnvVar("HISTORY_API_HOST", "host", _text),
+    EnvVar("HOST", "host", _text),
+    EnvVar("PORT", "port", _int_in(1, 65535)),
+    EnvVar("HISTORY_API_WORKERS", "workers", _int_in(1, 64)),
+    EnvVar("PG_POOL_MIN", "pool_min", _int_in(0, 100)),
+    EnvVar("PG_POOL_MAX", "pool_max", _int_in(1, 200)),
+    EnvVar("HISTORY_API_STATEMENT_TIMEOUT_MS", "statement_timeout_ms", _int_in(100, 600_000)),
+    EnvVar("HISTORY_API_RATE_LIMIT", "rate_limit", _text),
+    EnvVar("HISTORY_API_CORS_ORIGINS", "cors_origins", _listed),
+    EnvVar("HISTORY_API_CHART_TOKEN_TTL_S", "chart_token_ttl_s", _int_in(30, 86_400)),
+    EnvVar("HISTORY_API_TOKEN_SECRET", "token_secret", _secret),
+    EnvVar("HISTORY_API_ACCESS_LOG", "access_log", _switch),
+    EnvVar("LOG_LEVEL", "log_level", _log_level),
+)
+
+
+def _fields_from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    """The fields `env` sets, by `ENVIRONMENT`: the one place the service reads its environment."""
+    values: dict[str, Any] = {}
+    for var in ENVIRONMENT:
+        raw = env.get(var.name, "")
+        if raw == "":
+            continue
+        value = var.parse(var.name, raw)
+        if isinstance(value, tuple):
+            values[var.field] = values.get(var.field, ()) + tuple(item for item in value if item)
+        else:
+            values.setdefault(var.field, value)
+    return values

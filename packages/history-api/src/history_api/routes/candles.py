@@ -12,15 +12,18 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import QueryParameter
 
 from history_api.caching import json_page
-from history_api.db import Database, load_sql
+from history_api.db import Database
 from history_api.errors import DATA_RESPONSES
 from history_api.models import CandlesPage, CandlesPageWire, LatestBar, LatestPage
-from history_api.params import MAX_TS_MS, Limit, Ticker, ticker_of
+from history_api.params import MAX_TS_MS, Limit, Tf, Ticker, ticker_of
 from history_api.settings import Settings
-from vietmarket_core.market import BAR_MS, CANDLE_TABLES, Timeframe
+from vietmarket_core.market import BAR_MS, CANDLE_TABLES
+from vietmarket_core.sqlfiles import load_sql
 
-_PAGE_SQL = {tf: load_sql("candles_page.sql").format(table=table) for tf, table in CANDLE_TABLES.items()}
-_LATEST_SQL = load_sql("latest.sql")
+_PAGE_SQL = {
+    tf: load_sql("history_api", "sql/candles_page.sql").format(table=table) for tf, table in CANDLE_TABLES.items()
+}
+_LATEST_SQL = load_sql("history_api", "sql/latest.sql")
 # A provider can still revise a bar shortly after it closes; only bars this far past their close
 # are treated as final for caching.
 _SETTLE_MS = 3_600_000
@@ -35,12 +38,13 @@ _encoder = msgspec.json.Encoder()
     responses={200: ResponseSpec(CandlesPage, description="A page of bars."), **DATA_RESPONSES},
     tags=["candles"],
 )
-async def candles(
+# The signature is the old contract's /candles query plus the request (ETag), pool and settings it needs.
+async def candles(  # noqa: PLR0913
     request: Request[Any, Any, Any],
     db: NamedDependency[Database],
     settings: NamedDependency[Settings],
     ticker: Ticker,
-    tf: Annotated[Timeframe, QueryParameter(description="Timeframe: 1d, 1h or 15m.")],
+    tf: Tf,
     before_ts: Annotated[
         int | None,
         QueryParameter(
@@ -82,7 +86,7 @@ async def candles(
 )
 async def latest(
     db: NamedDependency[Database],
-    tf: Annotated[Timeframe, QueryParameter(description="Timeframe: 1d, 1h or 15m.")],
+    tf: Tf,
     limit: Annotated[int, QueryParameter(description="Rows, 1..2000.", ge=1, le=2000)] = 2000,
 ) -> LatestPage:
     records = await db.fetch(_LATEST_SQL, tf, limit)

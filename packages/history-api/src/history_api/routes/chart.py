@@ -10,13 +10,13 @@ from urllib.parse import urlencode
 from litestar import MediaType, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath
 
 from history_api.auth import Caller, KeyRing, Unauthorized
 from history_api.errors import PROTECTED, ApiError
 from history_api.models import ChartToken
-from history_api.params import Ticker, ticker_of
+from history_api.params import Tf, Ticker, ticker_of
 from history_api.settings import Settings
-from vietmarket_core.market import Timeframe
 
 _ASSETS = {
     "chart.js": ("chart", "chart.js"),
@@ -57,7 +57,7 @@ async def chart_page() -> Response[bytes]:
 
 
 @get("/chart/assets/{name:str}", include_in_schema=False)
-async def chart_asset(name: str) -> Response[bytes]:
+async def chart_asset(name: FromPath[str]) -> Response[bytes]:
     if name not in _ASSETS:
         raise ApiError(404, "not_found")
     body = _asset(name)
@@ -76,7 +76,7 @@ async def chart_token(
     request: Request[Caller, str, Any],
     settings: NamedDependency[Settings],
     ticker: Ticker = "VNINDEX",
-    tf: Timeframe = "1d",
+    tf: Tf = "1d",
 ) -> ChartToken:
     keyring: KeyRing = request.app.state.keyring
     # Tokens come from keys only: a token that could mint tokens would never expire.

@@ -6,11 +6,12 @@ from litestar import get
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 
-from history_api.db import Database, load_sql
+from history_api.db import Database
 from history_api.errors import DB_ERRORS
 from history_api.models import Health
+from vietmarket_core.sqlfiles import load_sql
 
-_HEALTH_SQL = load_sql("health.sql")
+_HEALTH_SQL = load_sql("history_api", "sql/health.sql")
 
 
 @get(

@@ -13,13 +13,14 @@ from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import QueryParameter
 
-from history_api.db import Database, load_sql
+from history_api.db import Database
 from history_api.errors import DATA_RESPONSES, invalid
 from history_api.models import Article, NewsPage
 from history_api.params import Ticker, ticker_of
+from vietmarket_core.sqlfiles import load_sql
 
-_LATEST_SQL = load_sql("news_latest.sql")
-_BY_TICKER_SQL = load_sql("news_by_ticker.sql")
+_LATEST_SQL = load_sql("history_api", "sql/news_latest.sql")
+_BY_TICKER_SQL = load_sql("history_api", "sql/news_by_ticker.sql")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 

@@ -9,11 +9,12 @@ from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import QueryParameter
 
-from history_api.db import Database, load_sql
+from history_api.db import Database
 from history_api.errors import DATA_RESPONSES
 from history_api.models import Symbol, SymbolList
+from vietmarket_core.sqlfiles import load_sql
 
-_SYMBOLS_SQL = load_sql("symbols.sql")
+_SYMBOLS_SQL = load_sql("history_api", "sql/symbols.sql")
 
 
 @get(

@@ -13,11 +13,12 @@ from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import QueryParameter
 
-from history_api.db import Database, load_sql
+from history_api.db import Database
 from history_api.errors import BAD_REQUEST, DATA_RESPONSES, PROTECTED
 from history_api.models import UdfConfig, UdfError, UdfHistory, UdfSearchResult, UdfSymbol
 from history_api.params import ticker_of
 from vietmarket_core.market import CANDLE_TABLES, EXCHANGES, Timeframe
+from vietmarket_core.sqlfiles import load_sql
 
 SESSION: Final = "0900-1130,1300-1500"
 TIMEZONE: Final = "Asia/Ho_Chi_Minh"
@@ -46,12 +47,18 @@ UdfSymbolName = Annotated[
 DAY_MS: Final = 86_400_000
 MAX_SECONDS: Final = 9_999_999_999
 
-_RANGE_SQL = {tf: load_sql("candles_range.sql").format(table=t) for tf, t in CANDLE_TABLES.items()}
-_NEWEST_SQL = {tf: load_sql("candles_newest.sql").format(table=t) for tf, t in CANDLE_TABLES.items()}
-_BEFORE_SQL = {tf: load_sql("candles_before.sql").format(table=t) for tf, t in CANDLE_TABLES.items()}
-_BUCKETED_SQL = load_sql("candles_bucketed.sql")
-_SYMBOL_SQL = load_sql("symbol.sql")
-_SEARCH_SQL = load_sql("symbol_search.sql")
+
+def _per_table(name: str) -> dict[Timeframe, str]:
+    text = load_sql("history_api", f"sql/{name}")
+    return {tf: text.format(table=table) for tf, table in CANDLE_TABLES.items()}
+
+
+_RANGE_SQL = _per_table("candles_range.sql")
+_NEWEST_SQL = _per_table("candles_newest.sql")
+_BEFORE_SQL = _per_table("candles_before.sql")
+_BUCKETED_SQL = load_sql("history_api", "sql/candles_bucketed.sql")
+_SYMBOL_SQL = load_sql("history_api", "sql/symbol.sql")
+_SEARCH_SQL = load_sql("history_api", "sql/symbol_search.sql")
 
 
 def _symbol_name(raw: str) -> str:
@@ -153,7 +160,8 @@ async def udf_search(
     responses={200: ResponseSpec(UdfHistory, description="s is ok, or no_data with nextTime."), **DATA_RESPONSES},
     tags=["udf"],
 )
-async def udf_history(
+# The signature is UDF's /history query: TradingView sends these five parameters, by these names.
+async def udf_history(  # noqa: PLR0913
     db: NamedDependency[Database],
     symbol: UdfSymbolName,
     resolution: Annotated[Resolution, QueryParameter(description="15, 60, D, W or M (1H, 1D, 1W, 1M also).")],
