@@ -148,3 +148,16 @@ def test_truncated_json_is_a_payload_error(httpserver: HTTPServer) -> None:
     )
     with pytest.raises(ProviderPayloadError, match="vci history VCB 1d: response is not valid JSON"):
         VciProvider(httpserver.url_for(""), policy=FAST).fetch(["VCB"], "1d", None, NOW)
+
+
+@pytest.mark.parametrize("tf", ["1d", "1h", "15m"])
+def test_a_stale_series_never_asks_for_more_than_its_full_history(tf: str) -> None:
+    provider = VciProvider("http://127.0.0.1:9", policy=FAST)
+    full = provider.count_back(tf, None, NOW)  # type: ignore[arg-type]
+    # A 15m series last stored a year ago: its window reaches far past the minute bars VCI keeps.
+    year_ago = provider.count_back(tf, datetime(2025, 2, 14, tzinfo=UTC), NOW)  # type: ignore[arg-type]
+    assert year_ago <= full
+    if tf == "15m":
+        assert year_ago == full == int(120 * 255 * 1.1) + 255  # 33,915 minutes, not 56,074
+    # A recent window still asks for just its own days.
+    assert provider.count_back(tf, datetime(2026, 2, 9, tzinfo=UTC), NOW) < full  # type: ignore[arg-type]

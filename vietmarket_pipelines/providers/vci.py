@@ -50,12 +50,18 @@ class VciProvider:
         self.client.close()
 
     def count_back(self, tf: Timeframe, start: datetime | None, end: datetime) -> int:
-        if start is None:
-            days = FULL_HISTORY_DAYS[tf]
-        else:
+        """How many source bars to ask for: enough for [start, end], never more than full history.
+
+        A stale series' window can reach back further than the source keeps (minute bars go back
+        ~120 trading days); asking for more than full history returns nothing more, only bigger
+        payloads.
+        """
+        full = FULL_HISTORY_DAYS[tf]
+        days = full
+        if start is not None:
             days = len(self.calendar.trading_days(start.astimezone(VN_TZ).date(), end.astimezone(VN_TZ).date()))
         # Calendars disagree at the edges (unannounced closures, half days): ask for a little more.
-        return max(1, int(days * SOURCE_BARS_PER_DAY[tf] * 1.1) + SOURCE_BARS_PER_DAY[tf])
+        return max(1, int(min(days, full) * SOURCE_BARS_PER_DAY[tf] * 1.1) + SOURCE_BARS_PER_DAY[tf])
 
     def fetch(self, tickers: Sequence[str], tf: Timeframe, start: datetime | None, end: datetime) -> FetchResult:
         result = FetchResult()
