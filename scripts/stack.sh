@@ -22,6 +22,8 @@ load_env() {
 }
 
 alive() { [[ -f "$RUN_DIR/$1.pid" ]] && kill -0 "$(cat "$RUN_DIR/$1.pid")" 2>/dev/null; }
+SERVICES=(history-api dagster-daemon dagster-webserver simulator)
+any_alive() { local name; for name in "${SERVICES[@]}"; do alive "$name" && return 0; done; return 1; }
 
 launch() { # name port command...
   local name=$1 port=$2
@@ -48,19 +50,25 @@ wait_http() { # name url
 start() {
   load_env
   mkdir -p "$RUN_DIR" "$LOG_DIR" "$DAGSTER_HOME"
-  # Dagster's processes read the provider URLs when they start: switching between the offline
-  # demo and live providers restarts them.
   local mode="live"
   [[ -n "${VIETMARKET_DEMO:-}" ]] && mode="demo"
-  if [[ -f "$RUN_DIR/mode" && "$(cat "$RUN_DIR/mode")" != "$mode" ]]; then
-    log "switching from $(cat "$RUN_DIR/mode") to $mode providers: restarting services"
+  [[ "$mode" == "demo" ]] && export VIETMARKET_SIMULATOR_URL="http://127.0.0.1:${SIMULATOR_PORT}"
+  # Dagster's processes read their settings when they start: a second `make run` with other
+  # settings says what changed and restarts them, rather than silently keeping the old ones.
+  local settings
+  settings=$(
+    printf 'mode: %s\ndagster port: %s\nhistory api port: %s\n' "$mode" "$DAGSTER_PORT" "$HISTORY_API_PORT"
+    "$VENV/bin/python" -m vietmarket_pipelines.settings
+  ) || die "could not read the code location's settings"
+  if [[ -f "$RUN_DIR/settings" ]] && [[ "$(cat "$RUN_DIR/settings")" != "$settings" ]] && any_alive; then
+    warn "the running services were started with other settings; restarting them with the new ones:"
+    diff <(cat "$RUN_DIR/settings") <(echo "$settings") | sed -n 's/^</  was: /p; s/^>/  now: /p' >&2 || true
     stop
   fi
-  echo "$mode" >"$RUN_DIR/mode"
+  echo "$settings" >"$RUN_DIR/settings"
   if [[ "$mode" == "demo" ]]; then
     launch simulator "$SIMULATOR_PORT" "$VENV/bin/python" -m vietmarket_pipelines.simulator --port "$SIMULATOR_PORT"
-    wait_http simulator "http://127.0.0.1:${SIMULATOR_PORT}/_sim/health"
-    export VIETMARKET_SIMULATOR_URL="http://127.0.0.1:${SIMULATOR_PORT}"
+    wait_http simulator "$VIETMARKET_SIMULATOR_URL/_sim/health"
     log "Simulator:    $VIETMARKET_SIMULATOR_URL (every provider points here)"
   fi
   ln -sf "$REPO_ROOT/dagster.yaml" "$DAGSTER_HOME/dagster.yaml"
@@ -87,11 +95,12 @@ start() {
     log "History API:  http://127.0.0.1:${HISTORY_API_PORT}  (OpenAPI: /schema; key: ${HISTORY_API_KEYS_FILE:-from your environment})"
   fi
   log "TimescaleDB:  $(redact "$VIETMARKET_PG_URL")"
+  grep -E '^(provider|convex)' <<<"$settings" | sed 's/^/              /' >&2
   log "logs in $LOG_DIR; stop everything with: make stop"
 }
 
 stop() {
-  for name in history-api dagster-daemon dagster-webserver simulator; do
+  for name in "${SERVICES[@]}"; do
     if alive "$name"; then
       local pid
       pid=$(cat "$RUN_DIR/$name.pid")

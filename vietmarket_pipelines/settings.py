@@ -87,3 +87,25 @@ def convex_from_env() -> ConvexMirrorResource:
     if os.environ.get("CONVEX_DEPLOY_KEY"):
         overrides["deploy_key"] = dg.EnvVar("CONVEX_DEPLOY_KEY")
     return ConvexMirrorResource(**overrides)
+
+
+def provider_urls_in_effect() -> dict[str, str]:
+    """Provider -> the base URL the code location's processes get: the environment's, else the default."""
+    urls = provider_urls_from_env()
+    resolved: dict[str, str] = {}
+    for var, field in PROVIDER_URL_ENV:
+        resource = VietstockResource if field == "base_url" else MarketDataResource
+        name = var.removesuffix("_BASE_URL").lower()
+        resolved[name] = urls.get(field) or str(resource.model_fields[field].default)
+    return resolved
+
+
+def main() -> None:
+    """Prints the settings a `make run` hands its services, one `name: value` a line, secrets left out."""
+    for name, url in provider_urls_in_effect().items():
+        print(f"provider {name}: {url}")
+    print(f"convex mirror: {os.environ.get('CONVEX_URL') or 'off'}")
+
+
+if __name__ == "__main__":
+    main()
