@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import dagster as dg
 import pytest
@@ -63,41 +63,42 @@ def instance() -> Iterator[dg.DagsterInstance]:
         yield inst
 
 
+class CandleRun(TypedDict, total=False):
+    """How a test's candle run differs from a plain incremental one."""
+
+    config: dict[str, Any]  # the asset's run config, e.g. a full refetch
+    checks: bool  # run the candle checks too
+    tags: dict[str, str]  # extra run tags, e.g. the mode
+    io_manager_dsn: str  # the IO manager writes here instead (an unreachable database)
+    convex: ConvexMirrorResource  # mirror through this, with the mirror's in-sync check
+
+
 def materialize_candles(
     instance: dg.DagsterInstance,
     db: MigratedDatabase,
     server: SimulatorServer,
     tickers: list[str],
     tf: Timeframe,
-    *,
-    config: dict[str, Any] | None = None,
-    checks: bool = False,
-    tags: dict[str, str] | None = None,
-    io_manager_dsn: str | None = None,
-    convex: ConvexMirrorResource | None = None,
-    **overrides: Any,
+    **run: Unpack[CandleRun],
 ) -> dg.ExecuteInProcessResult:
-    """Materializes candles for `tickers` at `tf`: one partition, or one range run over many.
-
-    With `convex`, through the Convex-mirrored IO manager and with the mirror's in-sync check.
-    """
+    """Materializes candles for `tickers` at `tf`: one partition, or one range run over many."""
     known = set(instance.get_dynamic_partitions(TICKERS))
     instance.add_dynamic_partitions(TICKERS, [t for t in tickers if t not in known])
-    run_tags = dict(tags or {})
+    run_tags = dict(run.get("tags", {}))
     kwargs: dict[str, Any] = {}
     if len(tickers) == 1:
         kwargs["partition_key"] = str(candle_key(tickers[0], tf))
     else:
         run_tags |= range_tags(tf, [t for t in instance.get_dynamic_partitions(TICKERS) if t in tickers])
-    run_resources = resources(db, server, io_manager_dsn, convex, **overrides)
-    assets: list[Any] = [candles, *(CANDLE_CHECKS if checks else ())]
+    convex = run.get("convex")
+    assets: list[Any] = [candles, *(CANDLE_CHECKS if run.get("checks") else ())]
     if convex is not None:
         assets.append(candles_convex_mirror_in_sync)
     return dg.materialize(
         assets,
         instance=instance,
-        resources=run_resources,
-        run_config={"ops": {"candles": {"config": config or {}}}},
+        resources=resources(db, server, run.get("io_manager_dsn"), convex),
+        run_config={"ops": {"candles": {"config": run.get("config", {})}}},
         tags=run_tags,
         raise_on_error=False,
         selection=None,

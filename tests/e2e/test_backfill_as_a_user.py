@@ -8,10 +8,11 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from benchmarks.dagster_stack import DagsterStack
-from tests.conftest import MigratedDatabase
+from tests.conftest import MigratedDatabase, inject
 from vietmarket_pipelines.simulator.server import SimulatorServer
 from vietmarket_pipelines.timescale.databases import create_database, drop_database, with_database
 
@@ -56,3 +57,45 @@ def test_a_backfill_launched_through_the_webserver_lands_in_timescale(
 
         shot = stack.screenshot("/assets/candles?view=partitions", ARTIFACTS / "e2e-candles-asset-page.png")
         assert shot.stat().st_size > 20_000, "the screenshot is too small to show the asset page"
+
+        a_backfill_with_one_malformed_payload_fails_that_partition_alone(stack, clean_db, simulator, tickers)
+
+
+CHECK_EXECUTIONS = """
+query($partition: String!) {
+  assetCheckExecutions(assetKey: {path: ["candles"]}, checkName: "fetch_accepted", partition: $partition, limit: 1) {
+    status partition evaluation { success description partition }
+  }
+}"""
+
+
+def a_backfill_with_one_malformed_payload_fails_that_partition_alone(
+    stack: DagsterStack, db: MigratedDatabase, simulator: SimulatorServer, tickers: list[str]
+) -> None:
+    """The same stack, a second backfill: one ticker's payload is broken, the rest land and are checked."""
+    bad, good = tickers[3], [t for t in tickers[:8] if t != tickers[3]]
+    inject(simulator, route="vci-history", symbol=bad, fault="negative_volume")
+    try:
+        backfill_id = stack.launch_backfill(
+            "candles",
+            [f"15m|{t}" for t in tickers[:8]],
+            run_config={"ops": {"candles": {"config": {"full_refetch": True, "start_date": "2026-02-10"}}}},
+        )
+        backfill = stack.wait_backfill(backfill_id, timeout_s=420)
+    finally:
+        httpx.delete(f"{simulator.url}/_sim/faults")
+    # One run covered the eight partitions; its blocking fetch check failed, so the run is red ...
+    assert [run["status"] for run in backfill["runs"]] == ["FAILURE"], backfill
+    conn = db.connect()
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT ticker FROM candles_15m GROUP BY ticker ORDER BY ticker")
+        assert [t for (t,) in cur.fetchall()] == sorted(good)
+    conn.close()
+    # ... and the UI has a verdict per partition: the broken one failed, naming what was wrong.
+    verdicts = {
+        t: stack.graphql(CHECK_EXECUTIONS, {"partition": f"15m|{t}"})["assetCheckExecutions"][0] for t in tickers[:8]
+    }
+    assert verdicts[bad]["evaluation"]["success"] is False, verdicts[bad]
+    assert verdicts[bad]["evaluation"]["description"].startswith(f"vci {bad} 15m: "), verdicts[bad]
+    assert "negative volume" in verdicts[bad]["evaluation"]["description"]
+    assert all(verdicts[t]["evaluation"]["success"] for t in good), verdicts

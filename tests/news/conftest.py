@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import dagster as dg
 import psycopg2.extras
@@ -47,14 +47,20 @@ def news_resources(
     }
 
 
+class NewsRun(TypedDict, total=False):
+    """How a test's news run differs from a plain one."""
+
+    raise_on_error: bool  # False: return a failed run instead of raising
+    convex: ConvexMirrorResource  # mirror through this
+    vietstock: dict[str, Any]  # VietstockResource settings, e.g. the shared pacing
+
+
 def materialize_news(
     db: MigratedDatabase,
     server: SimulatorServer,
     config: dict[str, Any] | None = None,
     asset: dg.AssetsDefinition = news_articles,
-    raise_on_error: bool = True,
-    convex: ConvexMirrorResource | None = None,
-    **overrides: Any,
+    **run: Unpack[NewsRun],
 ) -> dg.ExecuteInProcessResult:
     # An instance of its own: without one, a previous test's closed instance can linger in
     # Dagster's global definitions-loading state.
@@ -62,9 +68,9 @@ def materialize_news(
         return dg.materialize(
             [asset, *NEWS_CHECKS] if asset is news_articles else [asset],
             instance=instance,
-            resources=news_resources(db, server, convex, **overrides),
+            resources=news_resources(db, server, run.get("convex"), **run.get("vietstock", {})),
             run_config={"ops": {asset.op.name: {"config": config or {}}}},
-            raise_on_error=raise_on_error,
+            raise_on_error=run.get("raise_on_error", True),
         )
 
 

@@ -133,7 +133,7 @@ def test_failed_pages_retry_with_growing_delay_up_to_the_limit(news_db: Migrated
 
 def test_a_failed_page_recovers_when_the_fault_clears(news_db: MigratedDatabase, sim: SimulatorServer) -> None:
     inject(sim, route="vietstock-article", fault="timeout", symbol="73700004", times=2)
-    materialize_news(news_db, sim, {**ALL_AT_ONCE, "retry_base_delay_s": 0.0}, timeout_seconds=0.5)
+    materialize_news(news_db, sim, {**ALL_AT_ONCE, "retry_base_delay_s": 0.0}, vietstock={"timeout_seconds": 0.5})
     meta = materialization_metadata(materialize_news(news_db, sim, ALL_AT_ONCE))
     assert meta["fetched"] == 1
     assert rows(news_db, "SELECT fetch_status, fetch_error FROM articles WHERE url LIKE '%%-73700004.htm'") == [
@@ -214,5 +214,7 @@ def _backfill() -> dg.AssetsDefinition:
 
 
 def test_the_vietstock_budget_is_shared_through_the_database(news_db: MigratedDatabase, sim: SimulatorServer) -> None:
-    materialize_news(news_db, sim, {"max_fetch_per_run": 5}, pacing=TimescaleResource(dsn=news_db.writer_dsn))
+    materialize_news(
+        news_db, sim, {"max_fetch_per_run": 5}, vietstock={"pacing": TimescaleResource(dsn=news_db.writer_dsn)}
+    )
     assert "vietstock" in [p for (p,) in rows(news_db, "SELECT provider FROM provider_pacing")]

@@ -75,7 +75,6 @@ def session_state(when: datetime, calendar: TradingCalendar) -> str | None:
 
 def whole_market_tick(
     mode: RunMode,
-    when: datetime,
     skip_reason: str | None,
     context: dg.ScheduleEvaluationContext,
     timescale: TimescaleResource,
@@ -87,7 +86,7 @@ def whole_market_tick(
     tickers = active_tickers_in_partition_order(context.instance, timescale)
     if not tickers:
         return dg.SkipReason("no active tickers yet: materialize `symbols` first")
-    return whole_market_requests(mode, when, tickers, TICK_ORDER, market_data)
+    return whole_market_requests(mode, context.scheduled_execution_time, tickers, TICK_ORDER, market_data)
 
 
 @dg.schedule(
@@ -102,9 +101,7 @@ def candles_latest_schedule(
     context: dg.ScheduleEvaluationContext, timescale: TimescaleResource, market_data: MarketDataResource
 ) -> Iterator[dg.RunRequest] | dg.SkipReason:
     when = context.scheduled_execution_time
-    return whole_market_tick(
-        RunMode.LATEST, when, session_state(when, TradingCalendar()), context, timescale, market_data
-    )
+    return whole_market_tick(RunMode.LATEST, session_state(when, TradingCalendar()), context, timescale, market_data)
 
 
 @dg.schedule(
@@ -120,7 +117,7 @@ def candles_close_schedule(
     when = context.scheduled_execution_time
     local = when.astimezone(VN_TZ)
     closed = None if TradingCalendar().is_trading_day(local.date()) else f"{local.date()} is not a trading day"
-    return whole_market_tick(RunMode.CLOSE, when, closed, context, timescale, market_data)
+    return whole_market_tick(RunMode.CLOSE, closed, context, timescale, market_data)
 
 
 def gap_repairs(timescale: TimescaleResource, when: datetime) -> Iterator[tuple[str, Timeframe, str]]:
