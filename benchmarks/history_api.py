@@ -30,11 +30,11 @@ import httpx
 
 from benchmarks.paging import admin_connect, load_market
 from history_api.db import keep_session
-from vietmarket_core.sqlfiles import load_sql
+from vietmarket_core.sqlfiles import timeframe_sql
 from vietmarket_pipelines.timescale.databases import create_database, drop_database, with_database
 from vietmarket_pipelines.timescale.migrate import migrate
 
-PAGE_SQL = load_sql("history_api", "sql/candles_page.sql").format(table="candles_1d")
+PAGE_SQL = timeframe_sql("history_api", "sql/candles_page.sql")["1d"]
 # The floor runs exactly the API's query: the page with its rows rendered as JSON by the server.
 PAGE = 500
 

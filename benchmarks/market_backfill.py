@@ -26,8 +26,10 @@ import httpx
 import psycopg2
 
 from benchmarks.dagster_stack import REPO_ROOT, DagsterStack, RssSampler, free_port
-from vietmarket_core.market import TIMEFRAMES, VN_TZ
+from vietmarket_core.market import TIMEFRAMES, VN_TZ, Timeframe
+from vietmarket_pipelines.defs.candles.partitions import range_tags
 from vietmarket_pipelines.defs.candles.schedules import TICK_ORDER
+from vietmarket_pipelines.defs.common.run_tags import PROVIDER_TAG, RunMode, mode_tags
 from vietmarket_pipelines.timescale.databases import create_database, drop_database
 from vietmarket_pipelines.timescale.migrate import migrate
 
@@ -105,13 +107,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             week_ago = (datetime.now(VN_TZ) - timedelta(days=7)).date().isoformat()
             seed_config = {"ops": {"candles": {"config": {"full_refetch": True, "start_date": week_ago}}}}
             seed_tfs = TIMEFRAMES if args.tick_only else ("1h", "15m")
-            seeds = [stack.launch_run("candles_job", range_tags(tickers, tf, "seed"), seed_config) for tf in seed_tfs]
+            seeds = [
+                stack.launch_run("candles_job", whole_market_tags(tickers, tf, RunMode.BACKFILL), seed_config)
+                for tf in seed_tfs
+            ]
             stack.wait_runs(seeds, timeout_s=args.timeout)
 
             sampler = RssSampler()
             sampler.start()
             started, launched = time.perf_counter(), time.time()
-            ticks = [stack.launch_run("candles_job", range_tags(tickers, tf, "latest")) for tf in TICK_ORDER]
+            ticks = [
+                stack.launch_run("candles_job", whole_market_tags(tickers, tf, RunMode.LATEST)) for tf in TICK_ORDER
+            ]
             statuses = stack.wait_runs(ticks, timeout_s=args.timeout)
             wall = time.perf_counter() - started
             sampler.stop()
@@ -137,14 +144,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return figures
 
 
-def range_tags(tickers: list[str], tf: str, mode: str) -> dict[str, str]:
-    return {
-        "dagster/asset_partition_range_start": f"{tf}|{tickers[0]}",
-        "dagster/asset_partition_range_end": f"{tf}|{tickers[-1]}",
-        "vietmarket/mode": mode,
-        # As the schedules tag their runs: the run queue's per-provider limit applies.
-        "vietmarket/provider": "vci",
-    }
+def whole_market_tags(tickers: list[str], tf: Timeframe, mode: RunMode) -> dict[str, str]:
+    # As the schedules tag their runs: the run queue's per-provider limit applies.
+    return {**range_tags(tf, tickers), **mode_tags(mode), PROVIDER_TAG: "vci"}
 
 
 def report(figures: dict[str, Any], args: argparse.Namespace) -> None:

@@ -18,7 +18,7 @@ from psycopg2 import sql
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from vietmarket_core.market import CANDLE_TABLES, Timeframe
-from vietmarket_core.sqlfiles import load_sql
+from vietmarket_core.sqlfiles import load_sql, timeframe_sql
 from vietmarket_pipelines.bars import BAR_COLUMNS, BarSeries
 
 log = logging.getLogger(__name__)
@@ -37,9 +37,9 @@ class StoreUnavailable(RuntimeError):
     """TimescaleDB could not be reached, or dropped the connection, on every attempt."""
 
 
-def table_sql(package: str, name: str, tf: Timeframe) -> sql.Composed:
+def table_sql(package: str, name: str, tf: Timeframe) -> str:
     """A per-timeframe statement: the .sql file's `{table}` becomes that timeframe's hypertable."""
-    return sql.SQL(load_sql(package, name)).format(table=sql.Identifier(CANDLE_TABLES[tf]))
+    return timeframe_sql(package, name)[tf]
 
 
 def store_sql(name: str) -> str:
@@ -103,10 +103,8 @@ def binary_copy(series: BarSeries, *, whole_rows: bool) -> bytes:
 def _copy_into_hypertable(cur: psycopg2.extensions.cursor, series: BarSeries) -> tuple[int, int]:
     """(updated, inserted) of a batch that cannot conflict: nothing is stored in its range, and the
     series lock keeps it so, so it goes in at COPY speed."""
-    statement = sql.SQL("COPY {table} (ticker, tf, ts, o, h, l, c, v, source) FROM STDIN WITH (FORMAT binary)")
     cur.copy_expert(
-        statement.format(table=sql.Identifier(CANDLE_TABLES[series.tf])),
-        io.BytesIO(binary_copy(series, whole_rows=True)),
+        table_sql(PACKAGE, "sql/copy_bars.sql", series.tf), io.BytesIO(binary_copy(series, whole_rows=True))
     )
     return 0, len(series)
 
@@ -186,9 +184,9 @@ def _prepare_for_writing(conn: psycopg2.extensions.connection) -> None:
         # bars; prepared once, every partition skips it.
         for tf in CANDLE_TABLES:
             for name in ("insert_new", "upsert_changed"):
-                statement = table_sql(PACKAGE, f"sql/{name}_bars.sql", tf).as_string(conn)
+                statement = table_sql(PACKAGE, f"sql/{name}_bars.sql", tf)
                 cur.execute(f"PREPARE {name}_{tf} (text, text, text) AS {statement}")
-            statement = table_sql(PACKAGE, "sql/write_small_bars.sql", tf).as_string(conn).rstrip().rstrip(";")
+            statement = table_sql(PACKAGE, "sql/write_small_bars.sql", tf).rstrip().rstrip(";")
             cur.execute(
                 f"PREPARE write_small_{tf} (text, text, text, bigint[], float8[], float8[], "
                 f"float8[], float8[], float8[]) AS {statement}"

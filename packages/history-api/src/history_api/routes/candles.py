@@ -17,12 +17,10 @@ from history_api.errors import DATA_RESPONSES
 from history_api.models import CandlesPage, CandlesPageWire, LatestBar, LatestPage
 from history_api.params import MAX_TS_MS, Limit, Tf, Ticker, ticker_of
 from history_api.settings import Settings
-from vietmarket_core.market import BAR_MS, CANDLE_TABLES
-from vietmarket_core.sqlfiles import load_sql
+from vietmarket_core.market import BAR_MS
+from vietmarket_core.sqlfiles import load_sql, timeframe_sql
 
-_PAGE_SQL = {
-    tf: load_sql("history_api", "sql/candles_page.sql").format(table=table) for tf, table in CANDLE_TABLES.items()
-}
+_PAGE_SQL = timeframe_sql("history_api", "sql/candles_page.sql")
 _LATEST_SQL = load_sql("history_api", "sql/latest.sql")
 # A provider can still revise a bar shortly after it closes; only bars this far past their close
 # are treated as final for caching.

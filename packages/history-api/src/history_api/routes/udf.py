@@ -17,8 +17,8 @@ from history_api.db import Database
 from history_api.errors import BAD_REQUEST, DATA_RESPONSES, PROTECTED
 from history_api.models import UdfConfig, UdfError, UdfHistory, UdfSearchResult, UdfSymbol
 from history_api.params import ticker_of
-from vietmarket_core.market import CANDLE_TABLES, EXCHANGES, Timeframe
-from vietmarket_core.sqlfiles import load_sql
+from vietmarket_core.market import EXCHANGES, Timeframe
+from vietmarket_core.sqlfiles import load_sql, timeframe_sql
 
 SESSION: Final = "0900-1130,1300-1500"
 TIMEZONE: Final = "Asia/Ho_Chi_Minh"
@@ -48,14 +48,9 @@ DAY_MS: Final = 86_400_000
 MAX_SECONDS: Final = 9_999_999_999
 
 
-def _per_table(name: str) -> dict[Timeframe, str]:
-    text = load_sql("history_api", f"sql/{name}")
-    return {tf: text.format(table=table) for tf, table in CANDLE_TABLES.items()}
-
-
-_RANGE_SQL = _per_table("candles_range.sql")
-_NEWEST_SQL = _per_table("candles_newest.sql")
-_BEFORE_SQL = _per_table("candles_before.sql")
+_RANGE_SQL = timeframe_sql("history_api", "sql/candles_range.sql")
+_NEWEST_SQL = timeframe_sql("history_api", "sql/candles_newest.sql")
+_BEFORE_SQL = timeframe_sql("history_api", "sql/candles_before.sql")
 _BUCKETED_SQL = load_sql("history_api", "sql/candles_bucketed.sql")
 _SYMBOL_SQL = load_sql("history_api", "sql/symbol.sql")
 _SEARCH_SQL = load_sql("history_api", "sql/symbol_search.sql")
