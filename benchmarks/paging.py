@@ -118,26 +118,37 @@ def load_legacy_baseline(conn: psycopg2.extensions.connection) -> None:
         cur.execute("VACUUM ANALYZE legacy_candles")
 
 
-def page_sql(relation: str, tf: str) -> str:
-    return (
-        f"SELECT ts, o, h, l, c, v, source FROM {relation} "
-        f"WHERE ticker = %s AND tf = '{tf}' AND ts < %s ORDER BY ts DESC LIMIT {PAGE}"
-    )
+@dataclass(frozen=True)
+class Page:
+    """The page query under test: on which relation, at which timeframe, reported under which layout."""
+
+    layout: str
+    relation: str
+    tf: str
+
+    def sql(self) -> str:
+        return (
+            f"SELECT ts, o, h, l, c, v, source FROM {self.relation} "
+            f"WHERE ticker = %s AND tf = '{self.tf}' AND ts < %s ORDER BY ts DESC LIMIT {PAGE}"
+        )
 
 
-def explain_times(
-    conn: psycopg2.extensions.connection,
-    relation: str,
-    tf: str,
-    tickers: int,
-    samples: int,
-    rng: random.Random,
-) -> tuple[list[float], list[float], int]:
+@dataclass(frozen=True)
+class Bench:
+    """The loaded benchmark database and the run's settings, which every measurement shares."""
+
+    conn: psycopg2.extensions.connection
+    admin_url: str
+    dbname: str
+    args: argparse.Namespace
+
+
+def explain_times(bench: Bench, page: Page, samples: int, rng: random.Random) -> tuple[list[float], list[float], int]:
     plan_ms, exec_ms, rows = [], [], 0
-    with conn.cursor() as cur:
+    with bench.conn.cursor() as cur:
         for _ in range(samples):
-            ticker = f"T{rng.randint(1, tickers):04d}"
-            cur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + page_sql(relation, tf), (ticker, 9_999_999_999_999))
+            ticker = f"T{rng.randint(1, bench.args.tickers):04d}"
+            cur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + page.sql(), (ticker, 9_999_999_999_999))
             plan = cur.fetchone()[0][0]  # type: ignore[index]
             plan_ms.append(plan["Planning Time"])
             exec_ms.append(plan["Execution Time"])
@@ -145,14 +156,13 @@ def explain_times(
     return plan_ms, exec_ms, rows
 
 
-def pgbench_tps(
-    admin_url: str, dbname: str, relation: str, tf: str, tickers: int, mode: str, args: argparse.Namespace
-) -> float:
-    parts = urlsplit(admin_url)
+def pgbench_tps(bench: Bench, page: Page, mode: str) -> float:
+    args = bench.args
+    parts = urlsplit(bench.admin_url)
     script = (
-        f"\\set i random(1, {tickers})\n"
-        f"SELECT ts, o, h, l, c, v, source FROM {relation} WHERE ticker = 'T' || lpad(:i::text, 4, '0') "
-        f"AND tf = '{tf}' AND ts < 9999999999999 ORDER BY ts DESC LIMIT {PAGE};\n"
+        f"\\set i random(1, {args.tickers})\n"
+        f"SELECT ts, o, h, l, c, v, source FROM {page.relation} WHERE ticker = 'T' || lpad(:i::text, 4, '0') "
+        f"AND tf = '{page.tf}' AND ts < 9999999999999 ORDER BY ts DESC LIMIT {PAGE};\n"
     )
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
         f.write(script)
@@ -160,7 +170,7 @@ def pgbench_tps(
     cmd = [
         "/usr/lib/postgresql/15/bin/pgbench", "-n", "-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 5432),
         "-U", parts.username or "postgres", "-M", mode, "-c", str(args.clients), "-j", "2",
-        "-T", str(args.seconds), "-f", f.name, dbname,
+        "-T", str(args.seconds), "-f", f.name, bench.dbname,
     ]  # fmt: skip
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     Path(f.name).unlink()
@@ -172,21 +182,21 @@ def pgbench_tps(
     return float(match.group(1))
 
 
-def measure(conn, admin_url, dbname, layout, relation, tf, args, rng) -> Figures:  # type: ignore[no-untyped-def]
-    with conn.cursor() as cur:
-        hypertable = relation if relation != "candles" else f"candles_{tf}"
+def measure(bench: Bench, page: Page, rng: random.Random) -> Figures:
+    with bench.conn.cursor() as cur:
+        hypertable = page.relation if page.relation != "candles" else f"candles_{page.tf}"
         cur.execute("SELECT count(*) FROM show_chunks(%s)", (hypertable,))
         chunks = cur.fetchone()[0]  # type: ignore[index]
-    explain_times(conn, relation, tf, args.tickers, 5, rng)  # warm caches
-    plan, execute, rows = explain_times(conn, relation, tf, args.tickers, args.samples, rng)
+    explain_times(bench, page, 5, rng)  # warm caches
+    plan, execute, rows = explain_times(bench, page, bench.args.samples, rng)
     total = [p + e for p, e in zip(plan, execute, strict=True)]
 
     def p95(values: list[float]) -> float:
         return statistics.quantiles(values, n=20)[-1] if len(values) >= 2 else values[0]
 
     return Figures(
-        layout=layout,
-        tf=tf,
+        layout=page.layout,
+        tf=page.tf,
         chunks=chunks,
         rows=rows,
         plan_ms_median=round(statistics.median(plan), 3),
@@ -194,8 +204,8 @@ def measure(conn, admin_url, dbname, layout, relation, tf, args, rng) -> Figures
         exec_ms_median=round(statistics.median(execute), 3),
         exec_ms_p95=round(p95(execute), 3),
         total_ms_median=round(statistics.median(total), 3),
-        tps_replanned=pgbench_tps(admin_url, dbname, relation, tf, args.tickers, "simple", args),
-        tps_prepared=pgbench_tps(admin_url, dbname, relation, tf, args.tickers, "prepared", args),
+        tps_replanned=pgbench_tps(bench, page, "simple"),
+        tps_prepared=pgbench_tps(bench, page, "prepared"),
     )
 
 
@@ -215,15 +225,14 @@ def run(args: argparse.Namespace) -> list[Figures]:
         load_market(conn, args.tickers, args.daily_years, args.intraday_years)
         if not args.no_baseline:
             load_legacy_baseline(conn)
+        bench = Bench(conn, admin_url, dbname, args)
         rng = random.Random(20260213)
         results = []
         for tf in ("1d", "1h", "15m"):
-            results.append(measure(conn, admin_url, dbname, "per-tf hypertable", f"candles_{tf}", tf, args, rng))
-            results.append(measure(conn, admin_url, dbname, "candles view", "candles", tf, args, rng))
+            results.append(measure(bench, Page("per-tf hypertable", f"candles_{tf}", tf), rng))
+            results.append(measure(bench, Page("candles view", "candles", tf), rng))
         if not args.no_baseline:
-            results.append(
-                measure(conn, admin_url, dbname, "deployed 30-day chunks", "legacy_candles", "1d", args, rng)
-            )
+            results.append(measure(bench, Page("deployed 30-day chunks", "legacy_candles", "1d"), rng))
         conn.close()
         return results
     finally:

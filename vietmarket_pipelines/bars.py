@@ -80,15 +80,22 @@ class BarValidationErrorFactory:
         return BarValidationError(self.provider, self.ticker, self.tf, problem)
 
 
+@dataclass(frozen=True)
+class PayloadFormat:
+    """How a provider's arrays differ from the canonical series: prices `price_divisor` times the
+    canonical unit, bars on a finer `grid_ms` grid than the timeframe's (1-minute bars for 15m)."""
+
+    price_divisor: float = 1.0
+    grid_ms: int | None = None
+
+
 def series_from_arrays(
     *,
     source: str,
     ticker: str,
     tf: Timeframe,
     arrays: dict[str, object],
-    price_divisor: float = 1.0,
-    now: datetime | None = None,
-    grid_ms: int | None = None,
+    payload_format: PayloadFormat = PayloadFormat(),
 ) -> BarSeries:
     """Builds a validated BarSeries from a provider's parallel arrays.
 
@@ -114,13 +121,96 @@ def series_from_arrays(
     else:
         ts = seconds * 1000
     frame = pd.DataFrame({"ts": ts})
+    divisor = payload_format.price_divisor
     for name in PRICE_COLUMNS:
         values = numeric_array(arrays[name], name, fail)
-        frame[name] = np.round(values / price_divisor, 2) if price_divisor != 1.0 else values
+        frame[name] = np.round(values / divisor, 2) if divisor != 1.0 else values
     frame["v"] = numeric_array(arrays["v"], "v", fail)
     series = BarSeries(source, ticker, tf, frame)
-    validate(series, now=now, grid_ms=grid_ms)
+    validate(series, grid_ms=payload_format.grid_ms)
     return series
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """One series' columns under validation, and what its rules compare them with."""
+
+    tf: Timeframe
+    ts: npt.NDArray[np.int64]
+    o: npt.NDArray[np.float64]
+    h: npt.NDArray[np.float64]
+    low: npt.NDArray[np.float64]
+    c: npt.NDArray[np.float64]
+    v: npt.NDArray[np.float64]
+    spacing: int
+    now: datetime
+
+    def at(self, i: int) -> str:
+        ts = int(self.ts[i])
+        return f"bar ts={ts} ({datetime.fromtimestamp(ts / 1000, tz=UTC).isoformat()})"
+
+
+def _first(mask: npt.NDArray[np.bool_]) -> int | None:
+    hits = np.flatnonzero(mask)
+    return int(hits[0]) if len(hits) else None
+
+
+def _finite(b: _Checked) -> str | None:
+    for name, arr in (("o", b.o), ("h", b.h), ("l", b.low), ("c", b.c), ("v", b.v)):
+        if (i := _first(~np.isfinite(arr))) is not None:
+            return f"{b.at(i)} has a non-finite {name}"
+    return None
+
+
+def _high_above_low(b: _Checked) -> str | None:
+    i = _first(b.h < b.low)
+    return None if i is None else f"{b.at(i)} has h {b.h[i]} < l {b.low[i]}"
+
+
+def _open_close_in_range(b: _Checked) -> str | None:
+    for name, arr in (("o", b.o), ("c", b.c)):
+        if (i := _first((arr < b.low) | (arr > b.h))) is not None:
+            return f"{b.at(i)} has {name} {arr[i]} outside [l {b.low[i]}, h {b.h[i]}]"
+    return None
+
+
+def _volume_not_negative(b: _Checked) -> str | None:
+    i = _first(b.v < 0)
+    return None if i is None else f"{b.at(i)} has negative volume {b.v[i]}"
+
+
+def _strictly_ascending(b: _Checked) -> str | None:
+    if (i := _first(np.diff(b.ts) <= 0)) is None:
+        return None
+    ts = b.ts
+    kind = "duplicated" if ts[i + 1] == ts[i] else "out of order"
+    return f"{b.at(i + 1)} is {kind} (previous ts={int(ts[i])})"
+
+
+def _on_grid(b: _Checked) -> str | None:
+    i = _first(b.ts % b.spacing != 0)
+    return None if i is None else f"{b.at(i)} is not a multiple of {b.spacing} ms"
+
+
+def _not_in_future(b: _Checked) -> str | None:
+    if b.tf == "1d":
+        today = daily_bar_ts(b.now.astimezone(VN_TZ).date())
+        i = _first(b.ts > today)
+        return None if i is None else f"{b.at(i)} is in the future (trading date {trading_date_of(int(b.ts[i]), '1d')})"
+    i = _first(b.ts > int(b.now.timestamp() * 1000))
+    return None if i is None else f"{b.at(i)} opens in the future"
+
+
+# In this order: the first broken rule is the one reported.
+_RULES = (
+    _finite,
+    _high_above_low,
+    _open_close_in_range,
+    _volume_not_negative,
+    _strictly_ascending,
+    _on_grid,
+    _not_in_future,
+)
 
 
 def validate(series: BarSeries, now: datetime | None = None, grid_ms: int | None = None) -> None:
@@ -128,44 +218,20 @@ def validate(series: BarSeries, now: datetime | None = None, grid_ms: int | None
 
     `grid_ms` overrides the timeframe's spacing, for source bars finer than the series (1-minute).
     """
-    fail = BarValidationErrorFactory(series.source, series.ticker, series.tf)
     f = series.frame
     if not len(f):
         return
-    ts = f["ts"].to_numpy()
-    o, h, low, c, v = (f[k].to_numpy() for k in ("o", "h", "l", "c", "v"))
-
-    def first(mask: npt.NDArray[np.bool_]) -> int:
-        return int(np.flatnonzero(mask)[0])
-
-    def at(i: int) -> str:
-        return f"bar ts={int(ts[i])} ({datetime.fromtimestamp(int(ts[i]) / 1000, tz=UTC).isoformat()})"
-
-    for name, arr in (("o", o), ("h", h), ("l", low), ("c", c), ("v", v)):
-        if not np.isfinite(arr).all():
-            raise fail(f"{at(first(~np.isfinite(arr)))} has a non-finite {name}")
-    if (bad := h < low).any():
-        i = first(bad)
-        raise fail(f"{at(i)} has h {h[i]} < l {low[i]}")
-    for name, arr in (("o", o), ("c", c)):
-        if (bad := (arr < low) | (arr > h)).any():
-            i = first(bad)
-            raise fail(f"{at(i)} has {name} {arr[i]} outside [l {low[i]}, h {h[i]}]")
-    if (bad := v < 0).any():
-        i = first(bad)
-        raise fail(f"{at(i)} has negative volume {v[i]}")
-    if (bad := np.diff(ts) <= 0).any():
-        i = first(bad) + 1
-        kind = "duplicated" if ts[i] == ts[i - 1] else "out of order"
-        raise fail(f"{at(i)} is {kind} (previous ts={int(ts[i - 1])})")
-    spacing = grid_ms or BAR_MS[series.tf]
-    if (bad := ts % spacing != 0).any():
-        raise fail(f"{at(first(bad))} is not a multiple of {spacing} ms")
-    now = now or datetime.now(UTC)
-    if series.tf == "1d":
-        today = daily_bar_ts(now.astimezone(VN_TZ).date())
-        if (bad := ts > today).any():
-            i = first(bad)
-            raise fail(f"{at(i)} is in the future (trading date {trading_date_of(int(ts[i]), '1d')})")
-    elif (bad := ts > int(now.timestamp() * 1000)).any():
-        raise fail(f"{at(first(bad))} opens in the future")
+    checked = _Checked(
+        tf=series.tf,
+        ts=f["ts"].to_numpy(),
+        o=f["o"].to_numpy(),
+        h=f["h"].to_numpy(),
+        low=f["l"].to_numpy(),
+        c=f["c"].to_numpy(),
+        v=f["v"].to_numpy(),
+        spacing=grid_ms or BAR_MS[series.tf],
+        now=now or datetime.now(UTC),
+    )
+    for rule in _RULES:
+        if (problem := rule(checked)) is not None:
+            raise BarValidationErrorFactory(series.source, series.ticker, series.tf)(problem)

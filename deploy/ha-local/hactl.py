@@ -581,48 +581,95 @@ def status(layout: Layout) -> int:
     return 0 if leader_name(layout) else 3
 
 
+@dataclass(frozen=True)
+class Invocation:
+    """One command line's layout, arguments and wait budget."""
+
+    layout: Layout
+    args: list[str]
+    timeout: float
+
+
+def _render_patroni(inv: Invocation) -> None:
+    sys.stdout.write(render_patroni(inv.layout, int(inv.args[0])))
+
+
+def _render_haproxy(inv: Invocation) -> None:
+    sys.stdout.write(render_haproxy(inv.layout))
+
+
+def _haproxy_source(inv: Invocation) -> None:
+    print(haproxy_template_source())
+
+
+def _wait_etcd(inv: Invocation) -> None:
+    wait_for("3 healthy etcd members", lambda: etcd_healthy(inv.layout), inv.timeout, inv.layout)
+
+
+def _wait_leader(inv: Invocation) -> None:
+    print(wait_for("a Patroni leader", lambda: leader_name(inv.layout), inv.timeout, inv.layout, every=0.5))
+
+
+def _wait_haproxy(inv: Invocation) -> None:
+    wait_haproxy(inv.layout, inv.timeout)
+
+
+def _bootstrap(inv: Invocation) -> None:
+    print(bootstrap(inv.layout))
+    write_stack_env(inv.layout)
+
+
+def _wait_replica(inv: Invocation) -> None:
+    print(wait_replica(inv.layout, inv.timeout))
+
+
+def _write_cluster_json(inv: Invocation) -> None:
+    path = os.path.join(inv.layout.ha_dir, "cluster.json")
+    Path(path).write_text(json.dumps(asdict(inv.layout), indent=2) + "\n", encoding="utf-8")
+
+
+def _roles(inv: Invocation) -> None:
+    # "name role" per member, leader last: the order scripts/ha.sh stops them in.
+    members = (cluster(inv.layout) or {}).get("members", [])
+    for m in sorted(members, key=lambda m: m.get("role") in ("leader", "master")):
+        print(m["name"], m.get("role", "?"))
+
+
+def _status(inv: Invocation) -> int:
+    return status(inv.layout)
+
+
+# A command's exit code is what it returns, 0 for None.
+COMMANDS: dict[str, Callable[[Invocation], int | None]] = {
+    "render-patroni": _render_patroni,
+    "render-haproxy": _render_haproxy,
+    "haproxy-source": _haproxy_source,
+    "wait-etcd": _wait_etcd,
+    "wait-leader": _wait_leader,
+    "wait-haproxy": _wait_haproxy,
+    "bootstrap": _bootstrap,
+    "wait-replica": _wait_replica,
+    "write-cluster-json": _write_cluster_json,
+    "roles": _roles,
+    "status": _status,
+}
+
+
 def main(argv: list[str]) -> int:
     if not argv:
         print(__doc__, file=sys.stderr)
         return 2
     command, args = argv[0], argv[1:]
-    layout = Layout.from_env()
-    timeout = float(os.environ.get("HA_START_TIMEOUT", "120"))
+    inv = Invocation(Layout.from_env(), args, float(os.environ.get("HA_START_TIMEOUT", "120")))
+    run = COMMANDS.get(command)
+    if run is None:
+        print(f"unknown command {command}\n{__doc__}", file=sys.stderr)
+        return 2
     try:
-        if command == "render-patroni":
-            sys.stdout.write(render_patroni(layout, int(args[0])))
-        elif command == "render-haproxy":
-            sys.stdout.write(render_haproxy(layout))
-        elif command == "haproxy-source":
-            print(haproxy_template_source())
-        elif command == "wait-etcd":
-            wait_for("3 healthy etcd members", lambda: etcd_healthy(layout), timeout, layout)
-        elif command == "wait-leader":
-            print(wait_for("a Patroni leader", lambda: leader_name(layout), timeout, layout, every=0.5))
-        elif command == "wait-haproxy":
-            wait_haproxy(layout, timeout)
-        elif command == "bootstrap":
-            print(bootstrap(layout))
-            write_stack_env(layout)
-        elif command == "wait-replica":
-            print(wait_replica(layout, timeout))
-        elif command == "write-cluster-json":
-            path = os.path.join(layout.ha_dir, "cluster.json")
-            Path(path).write_text(json.dumps(asdict(layout), indent=2) + "\n", encoding="utf-8")
-        elif command == "roles":
-            # "name role" per member, leader last: the order scripts/ha.sh stops them in.
-            members = (cluster(layout) or {}).get("members", [])
-            for m in sorted(members, key=lambda m: m.get("role") in ("leader", "master")):
-                print(m["name"], m.get("role", "?"))
-        elif command == "status":
-            return status(layout)
-        else:
-            print(f"unknown command {command}\n{__doc__}", file=sys.stderr)
-            return 2
+        return run(inv) or 0
     except HarnessError as exc:
         print(str(exc), file=sys.stderr)
         return 1
-    return 0
 
 
 if __name__ == "__main__":

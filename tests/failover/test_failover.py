@@ -295,151 +295,177 @@ def stored_keys(url: str, prefix: str) -> list[tuple[str, int]]:
         conn.close()
 
 
-def test_failover_switchover_and_replica_reads(ha: Harness, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    layout = ha.layout
-    writer_url, reader_url = ha.env["VIETMARKET_PG_URL"], ha.env["HISTORY_API_PG_URL"]
-    run_id = secrets.token_hex(2).upper()
-    prefix = f"F{run_id}"
-    retries = RetryCounter()
-    logging.getLogger("vietmarket_pipelines.timescale.candle_store").addHandler(retries)
+CANDLE_STORE_LOG = "vietmarket_pipelines.timescale.candle_store"
 
-    # A series the API reads all along, written before the API starts.
-    probe = f"P{run_id}"
-    list(CandleStore(writer_url, attempts=WRITE_ATTEMPTS).write_partitions([daily_series(probe)]))
-    api = start_live_api(reader_url, str(tmp_path))
-    writer = Writer(writer_url, prefix)
-    reader = Reader(api, probe)
-    report: dict[str, Any] = {
-        "run_id": run_id,
-        "patroni": {k: int(os.environ.get(f"HA_{k.upper()}", d)) for k, d in (("ttl", 10), ("loop_wait", 2))},
-        "writer": {"interval_s": WRITE_INTERVAL_S, "bars_per_partition": len(BAR_DAYS), "attempts": WRITE_ATTEMPTS},
+
+@dataclass
+class Run:
+    """One failover run: the harness, the writer and the reader under test, and the report they fill."""
+
+    ha: Harness
+    run_id: str
+    api: LiveApi
+    writer: Writer
+    reader: Reader
+    retries: RetryCounter
+    report: dict[str, Any]
+
+    @property
+    def layout(self) -> Any:  # hactl.Layout
+        return self.ha.layout
+
+    @property
+    def writer_url(self) -> str:
+        return self.ha.env["VIETMARKET_PG_URL"]
+
+    @property
+    def reader_url(self) -> str:
+        return self.ha.env["HISTORY_API_PG_URL"]
+
+
+@dataclass(frozen=True)
+class Kill:
+    """The failover's two nodes, and when the old leader died."""
+
+    old: Any  # hactl.Node, the killed leader
+    new: Any  # hactl.Node, the leader after it
+    at: float
+    acks_before: int
+
+
+def start_steady_state(run: Run) -> None:
+    run.ha.wait("the History API healthy on the replica port", lambda: healthz(run.api) == 200, 30)
+    run.writer.start()
+    run.reader.start()
+    time.sleep(STEADY_S)
+    assert run.writer.acked, f"no write acknowledged in {STEADY_S}s of steady state\n{run.ha.diagnostics()}"
+
+
+def fail_over(run: Run) -> Kill:
+    """1. failover: the leader's node dies."""
+    ha, layout, writer = run.ha, run.layout, run.writer
+    old = layout.node(ha.wait("a leader", lambda: hactl.leader_name(layout), 10))
+    new = next(n for n in layout.nodes if n.name != old.name)
+    acks_before_kill = len(writer.acked)
+    t_kill = time.monotonic()
+    killed = kill_node(old)
+    ha.wait(
+        f"{new.name} to answer 200 on /primary after {old.name} was killed",
+        lambda: hactl.is_primary(new),
+        NEW_LEADER_WITHIN_S,
+        every=0.05,
+    )
+    failover_s = time.monotonic() - t_kill
+    ha.wait("the first acknowledged write after the kill", lambda: writer.acks_after(t_kill), 60, every=0.05)
+    first_ack = writer.acks_after(t_kill)[0].at
+    with writer.lock:
+        last_ack_before = max(a.at for a in writer.acked if a.at <= t_kill)
+    run.report["failover"] = {
+        "killed": {"node": old.name, **killed},
+        "new_leader": new.name,
+        "new_leader_s": round(failover_s, 2),
+        "write_unavailable_s": round(first_ack - t_kill, 2),
+        "write_gap_s": round(first_ack - last_ack_before, 2),
+        "acked_before_kill": acks_before_kill,
     }
-    try:
-        ha.wait("the History API healthy on the replica port", lambda: healthz(api) == 200, 30)
-        writer.start()
-        reader.start()
-        time.sleep(STEADY_S)
-        assert writer.acked, f"no write acknowledged in {STEADY_S}s of steady state\n{ha.diagnostics()}"
+    assert failover_s < NEW_LEADER_WITHIN_S
+    return Kill(old, new, t_kill, acks_before_kill)
 
-        # --- 1. failover: the leader's node dies ------------------------------------------------
-        old = layout.node(ha.wait("a leader", lambda: hactl.leader_name(layout), 10))
-        new = next(n for n in layout.nodes if n.name != old.name)
-        acks_before_kill = len(writer.acked)
-        t_kill = time.monotonic()
-        killed = kill_node(old)
-        ha.wait(
-            f"{new.name} to answer 200 on /primary after {old.name} was killed",
-            lambda: hactl.is_primary(new),
-            NEW_LEADER_WITHIN_S,
-            every=0.05,
-        )
-        failover_s = time.monotonic() - t_kill
-        ha.wait("the first acknowledged write after the kill", lambda: writer.acks_after(t_kill), 60, every=0.05)
-        first_ack = writer.acks_after(t_kill)[0].at
-        with writer.lock:
-            last_ack_before = max(a.at for a in writer.acked if a.at <= t_kill)
-        report["failover"] = {
-            "killed": {"node": old.name, **killed},
-            "new_leader": new.name,
-            "new_leader_s": round(failover_s, 2),
-            "write_unavailable_s": round(first_ack - t_kill, 2),
-            "write_gap_s": round(first_ack - last_ack_before, 2),
-            "acked_before_kill": acks_before_kill,
+
+def rejoin(run: Run, kill: Kill) -> None:
+    """2. the old node rejoins as a replica (pg_rewind), through the idempotent start."""
+    layout, old = run.layout, kill.old
+    t_rejoin = time.monotonic()
+    log_offset = Path(old.patroni_log).stat().st_size
+    run_ha("start", timeout_s=150)
+    assert hactl.leader_name(layout) == kill.new.name, hactl.patronictl_list(layout)
+    with open(old.patroni_log, encoding="utf-8", errors="replace") as f:
+        f.seek(log_offset)
+        rewind = re.findall(r"pg_rewind exit code=(\d+)", f.read())
+    run.report["rejoin"] = {
+        "node": old.name,
+        "streaming_after_s": round(time.monotonic() - t_rejoin, 2),
+        "pg_rewind": f"exit code {rewind[-1]}" if rewind else "not needed",
+    }
+    run.ha.wait("the History API healthy again after the rejoin", lambda: healthz(run.api) == 200, 30)
+    t_api_back = time.monotonic()
+    run.report["rejoin"]["api_healthy_after_kill_s"] = round(t_api_back - kill.at, 2)
+
+
+def switch_back(run: Run, kill: Kill) -> None:
+    """3. planned switchover back."""
+    ha, layout, writer, old, new = run.ha, run.layout, run.writer, kill.old, kill.new
+    # Patroni only switches over to the synchronous standby (ha.sh start waited for that already).
+    ha.wait(f"{old.name} as the synchronous standby", lambda: hactl.replica_ready(layout) == old.name, 30, 0.2)
+    time.sleep(1.0)
+    t_switch = time.monotonic()
+    done = subprocess.run(
+        ["patronictl", "-c", old.patroni_config, "switchover", "--leader", new.name, "--candidate", old.name,
+         "--force"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, f"patronictl switchover failed:\n{done.stdout}\n{done.stderr}"
+    ha.wait(f"{old.name} to answer 200 on /primary after the switchover", lambda: hactl.is_primary(old), 30, 0.05)
+    switchover_s = time.monotonic() - t_switch
+    t_promoted = time.monotonic()
+    ha.wait("an acknowledged write after the switchover", lambda: writer.acks_after(t_promoted), 60, every=0.05)
+    ha.wait(f"{new.name} streaming from {old.name}", lambda: hactl.replica_ready(layout) == new.name, 60, 0.5)
+    ha.wait("the History API healthy after the switchover", lambda: healthz(run.api) == 200, 30)
+    with writer.lock:
+        times = [a.at for a in writer.acked if a.at >= t_switch - 1.0]
+    run.report["switchover"] = {
+        "from": new.name,
+        "to": old.name,
+        "new_leader_s": round(switchover_s, 2),
+        "write_gap_s": round(max(b - a for a, b in itertools.pairwise(times)), 2),
+    }
+
+
+def measure_replica_lag(run: Run) -> None:
+    """4. replica reads: how soon a write through the leader is visible on the replica port."""
+    # Alternating markers: seen through the History API, and by a plain query on the replica port.
+    lags: dict[str, list[float]] = {"api": [], "sql": []}
+    marker_store = CandleStore(run.writer_url, attempts=WRITE_ATTEMPTS)
+    replica_conn = psycopg2.connect(run.reader_url, connect_timeout=5)
+    replica_conn.autocommit = True
+    with httpx.Client(base_url=run.api.url, headers={"X-API-Key": KEY}, timeout=5) as client:
+        for i in range(10):
+            marker, via = f"L{run.run_id}{i:02d}", ("api", "sql")[i % 2]
+
+            def via_api(marker: str = marker) -> bool:
+                r = client.get(f"/candles?ticker={marker}&tf=1d&limit=1")
+                return r.status_code == 200 and r.json()["count"] == 1
+
+            def via_sql(marker: str = marker) -> bool:
+                with replica_conn.cursor() as cur:
+                    cur.execute("SELECT count(*) FROM candles_1d WHERE ticker = %s", (marker,))
+                    row = cur.fetchone()
+                    return row is not None and row[0] == 1
+
+            list(marker_store.write_partitions([daily_series(marker, days=(9,))]))
+            t_ack = time.monotonic()
+            check = via_api if via == "api" else via_sql
+            run.ha.wait(f"marker {marker} visible on the replica port ({via})", check, 10, every=0.002)
+            lags[via].append(time.monotonic() - t_ack)
+            time.sleep(0.2)
+    replica_conn.close()
+    run.report["replica_lag_ms"] = {
+        via: {
+            "samples": [round(x * 1000, 1) for x in xs],
+            "median": round(sorted(xs)[len(xs) // 2] * 1000, 1),
+            "max": round(max(xs) * 1000, 1),
         }
-        assert failover_s < NEW_LEADER_WITHIN_S
+        for via, xs in lags.items()
+    }
+    run.report["replica_lag_ms"]["note"] = (
+        "from the write's acknowledgement (committed on the leader, flushed by the synchronous standby) "
+        "until visible on the replica port: 'api' through the History API's /candles, 'sql' by a query"
+    )
 
-        # --- 2. the old node rejoins as a replica (pg_rewind), through the idempotent start -------
-        t_rejoin = time.monotonic()
-        log_offset = Path(old.patroni_log).stat().st_size
-        run_ha("start", timeout_s=150)
-        assert hactl.leader_name(layout) == new.name, hactl.patronictl_list(layout)
-        with open(old.patroni_log, encoding="utf-8", errors="replace") as f:
-            f.seek(log_offset)
-            rewind = re.findall(r"pg_rewind exit code=(\d+)", f.read())
-        report["rejoin"] = {
-            "node": old.name,
-            "streaming_after_s": round(time.monotonic() - t_rejoin, 2),
-            "pg_rewind": f"exit code {rewind[-1]}" if rewind else "not needed",
-        }
-        ha.wait("the History API healthy again after the rejoin", lambda: healthz(api) == 200, 30)
-        t_api_back = time.monotonic()
-        report["rejoin"]["api_healthy_after_kill_s"] = round(t_api_back - t_kill, 2)
 
-        # --- 3. planned switchover back -----------------------------------------------------------
-        # Patroni only switches over to the synchronous standby (ha.sh start waited for that already).
-        ha.wait(f"{old.name} as the synchronous standby", lambda: hactl.replica_ready(layout) == old.name, 30, 0.2)
-        time.sleep(1.0)
-        t_switch = time.monotonic()
-        done = subprocess.run(
-            ["patronictl", "-c", old.patroni_config, "switchover", "--leader", new.name, "--candidate", old.name,
-             "--force"],
-            capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
-        assert done.returncode == 0, f"patronictl switchover failed:\n{done.stdout}\n{done.stderr}"
-        ha.wait(f"{old.name} to answer 200 on /primary after the switchover", lambda: hactl.is_primary(old), 30, 0.05)
-        switchover_s = time.monotonic() - t_switch
-        t_promoted = time.monotonic()
-        ha.wait("an acknowledged write after the switchover", lambda: writer.acks_after(t_promoted), 60, every=0.05)
-        ha.wait(f"{new.name} streaming from {old.name}", lambda: hactl.replica_ready(layout) == new.name, 60, 0.5)
-        ha.wait("the History API healthy after the switchover", lambda: healthz(api) == 200, 30)
-        with writer.lock:
-            times = [a.at for a in writer.acked if a.at >= t_switch - 1.0]
-        report["switchover"] = {
-            "from": new.name,
-            "to": old.name,
-            "new_leader_s": round(switchover_s, 2),
-            "write_gap_s": round(max(b - a for a, b in itertools.pairwise(times)), 2),
-        }
-
-        # --- 4. replica reads: how soon a write through the leader is visible on the replica port -------
-        # Alternating markers: seen through the History API, and by a plain query on the replica port.
-        lags: dict[str, list[float]] = {"api": [], "sql": []}
-        marker_store = CandleStore(writer_url, attempts=WRITE_ATTEMPTS)
-        replica_conn = psycopg2.connect(reader_url, connect_timeout=5)
-        replica_conn.autocommit = True
-        with httpx.Client(base_url=api.url, headers={"X-API-Key": KEY}, timeout=5) as client:
-            for i in range(10):
-                marker, via = f"L{run_id}{i:02d}", ("api", "sql")[i % 2]
-
-                def via_api(marker: str = marker) -> bool:
-                    r = client.get(f"/candles?ticker={marker}&tf=1d&limit=1")
-                    return r.status_code == 200 and r.json()["count"] == 1
-
-                def via_sql(marker: str = marker) -> bool:
-                    with replica_conn.cursor() as cur:
-                        cur.execute("SELECT count(*) FROM candles_1d WHERE ticker = %s", (marker,))
-                        row = cur.fetchone()
-                        return row is not None and row[0] == 1
-
-                list(marker_store.write_partitions([daily_series(marker, days=(9,))]))
-                t_ack = time.monotonic()
-                check = via_api if via == "api" else via_sql
-                ha.wait(f"marker {marker} visible on the replica port ({via})", check, 10, every=0.002)
-                lags[via].append(time.monotonic() - t_ack)
-                time.sleep(0.2)
-        replica_conn.close()
-        report["replica_lag_ms"] = {
-            via: {
-                "samples": [round(x * 1000, 1) for x in xs],
-                "median": round(sorted(xs)[len(xs) // 2] * 1000, 1),
-                "max": round(max(xs) * 1000, 1),
-            }
-            for via, xs in lags.items()
-        }
-        report["replica_lag_ms"]["note"] = (
-            "from the write's acknowledgement (committed on the leader, flushed by the synchronous standby) "
-            "until visible on the replica port: 'api' through the History API's /candles, 'sql' by a query"
-        )
-        time.sleep(1.0)
-    finally:
-        if writer.is_alive():
-            writer.stop()
-        if reader.is_alive():
-            reader.stop()
-        stop_live_api(api)
-        logging.getLogger("vietmarket_pipelines.timescale.candle_store").removeHandler(retries)
-
-    # --- 5. every acknowledged write is there, exactly once -------------------------------------------
+def check_every_write_stored(run: Run, kill: Kill) -> None:
+    """5. every acknowledged write is there, exactly once."""
+    ha, layout, writer, prefix = run.ha, run.layout, run.writer, run.writer.prefix
     leader_url = ha.admin_url(layout.leader_port)
     present = stored_keys(leader_url, prefix)
     acked = {(a.ticker, ts) for a in writer.acked for ts in a.ts}
@@ -452,23 +478,13 @@ def test_failover_switchover_and_replica_reads(ha: Harness, tmp_path: Path, caps
     assert len(present) == len(acked) + len(set(present) & unacked)
     # Through the IO manager's read path too, around the kill (the writes most at risk).
     store = CandleStore(ha.env["VIETMARKET_PG_URL"], attempts=3)
-    around_kill = writer.acked[max(0, acks_before_kill - 5) : acks_before_kill + 5]
+    around_kill = writer.acked[max(0, kill.acks_before - 5) : kill.acks_before + 5]
     for a in around_kill:
         assert tuple(int(x) for x in store.read_series(a.ticker, "1d")["ts"]) == a.ts, a.ticker
     # And the replica holds the same rows.
     replica_url = ha.admin_url(layout.replica_port)
     ha.wait("the replica to hold every row", lambda: len(stored_keys(replica_url, prefix)) == len(present), 10)
-
-    # --- 6. the API never failed, and was healthy at the end -----------------------------------------
-    samples = reader.samples
-    bad = [s for s in samples if s.status not in (200, 503) or (s.status == 503 and s.error != "db_unreachable")]
-    assert not bad, f"the API answered other than 200 / 503 db_unreachable: {bad[:10]}"
-    health = [s for s in samples if s.endpoint == "healthz"]
-    assert health and health[-1].status == 200, f"last /healthz was {health[-1] if health else None}"
-    outages = windows(samples, "healthz", 503)
-    assert all(start >= t_kill for start, _ in outages), "the API was unhealthy before the leader was killed"
-
-    report["writes"] = {
+    run.report["writes"] = {
         "acknowledged_partitions": len(writer.acked),
         "acknowledged_bars": len(acked),
         "acknowledged_bars_present": len(acked) - len(missing),
@@ -477,16 +493,27 @@ def test_failover_switchover_and_replica_reads(ha: Harness, tmp_path: Path, caps
         "not_acknowledged_errors": [e for *_, e in writer.not_acked][:5],
         "rows_stored": len(present),
         "duplicates": 0,
-        "candle_store_reconnect_retries": retries.count,
+        "candle_store_reconnect_retries": run.retries.count,
         "write_partitions_calls": writer.calls,
     }
-    report["api"] = {
+
+
+def check_the_api_never_failed(run: Run, kill: Kill) -> None:
+    """6. the API never failed, and was healthy at the end."""
+    samples = run.reader.samples
+    bad = [s for s in samples if s.status not in (200, 503) or (s.status == 503 and s.error != "db_unreachable")]
+    assert not bad, f"the API answered other than 200 / 503 db_unreachable: {bad[:10]}"
+    health = [s for s in samples if s.endpoint == "healthz"]
+    assert health and health[-1].status == 200, f"last /healthz was {health[-1] if health else None}"
+    outages = windows(samples, "healthz", 503)
+    assert all(start >= kill.at for start, _ in outages), "the API was unhealthy before the leader was killed"
+    run.report["api"] = {
         "requests": len(samples),
         "status_counts": {
             str(k): sum(1 for s in samples if s.status == k) for k in sorted({s.status for s in samples})
         },
         "healthz_503_windows_s": [
-            {"from_kill_s": round(a - t_kill, 2), "duration_s": round(b - a + READ_INTERVAL_S, 2)} for a, b in outages
+            {"from_kill_s": round(a - kill.at, 2), "duration_s": round(b - a + READ_INTERVAL_S, 2)} for a, b in outages
         ],
         "note": (
             "The History API reads through the replica port, which routes only to streaming replicas. "
@@ -494,6 +521,9 @@ def test_failover_switchover_and_replica_reads(ha: Harness, tmp_path: Path, caps
             "replica, so /healthz and /candles answer 503 db_unreachable; never a 500."
         ),
     }
+
+
+def write_report(report: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     with capsys.disabled():
@@ -509,3 +539,46 @@ def test_failover_switchover_and_replica_reads(ha: Harness, tmp_path: Path, caps
             f"replica lag median {lag['api']['median']} ms via the API, {lag['sql']['median']} ms via SQL "
             f"(max {lag['api']['max']} / {lag['sql']['max']} ms) -> {REPORT.relative_to(REPO)}"
         )
+
+
+def test_failover_switchover_and_replica_reads(ha: Harness, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    writer_url, reader_url = ha.env["VIETMARKET_PG_URL"], ha.env["HISTORY_API_PG_URL"]
+    run_id = secrets.token_hex(2).upper()
+    retries = RetryCounter()
+    logging.getLogger(CANDLE_STORE_LOG).addHandler(retries)
+
+    # A series the API reads all along, written before the API starts.
+    probe = f"P{run_id}"
+    list(CandleStore(writer_url, attempts=WRITE_ATTEMPTS).write_partitions([daily_series(probe)]))
+    api = start_live_api(reader_url, str(tmp_path))
+    run = Run(
+        ha,
+        run_id,
+        api,
+        Writer(writer_url, f"F{run_id}"),
+        Reader(api, probe),
+        retries,
+        report={
+            "run_id": run_id,
+            "patroni": {k: int(os.environ.get(f"HA_{k.upper()}", d)) for k, d in (("ttl", 10), ("loop_wait", 2))},
+            "writer": {"interval_s": WRITE_INTERVAL_S, "bars_per_partition": len(BAR_DAYS), "attempts": WRITE_ATTEMPTS},
+        },
+    )
+    try:
+        start_steady_state(run)
+        kill = fail_over(run)
+        rejoin(run, kill)
+        switch_back(run, kill)
+        measure_replica_lag(run)
+        time.sleep(1.0)
+    finally:
+        if run.writer.is_alive():
+            run.writer.stop()
+        if run.reader.is_alive():
+            run.reader.stop()
+        stop_live_api(api)
+        logging.getLogger(CANDLE_STORE_LOG).removeHandler(retries)
+
+    check_every_write_stored(run, kill)
+    check_the_api_never_failed(run, kill)
+    write_report(run.report, capsys)

@@ -94,20 +94,21 @@ def test_candles_view_keeps_the_deployed_columns_and_types(db: MigratedDatabase)
     ]
 
 
-def insert_bar(cur: psycopg2.extensions.cursor, table: str, ticker: str, tf: str, ts: int, c: float) -> None:
+def insert_bar(cur: psycopg2.extensions.cursor, table: str, tf: str, ts: int, c: float) -> None:
+    """A VCB bar closing at c: every test here needs one ticker only."""
     cur.execute(
         f"INSERT INTO {table} (ticker, tf, ts, o, h, l, c, v, source) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, 1000, 'test')",
-        (ticker, tf, ts, c, c + 1, c - 1, c),
+        "VALUES ('VCB', %s, %s, %s, %s, %s, %s, 1000, 'test')",
+        (tf, ts, c, c + 1, c - 1, c),
     )
 
 
 def test_primary_key_rejects_duplicate_bars(clean_db: MigratedDatabase) -> None:
     conn = clean_db.connect("writer")
     with conn.cursor() as cur:
-        insert_bar(cur, "candles_1d", "VCB", "1d", 1770940800000, 64.4)
+        insert_bar(cur, "candles_1d", "1d", 1770940800000, 64.4)
         with pytest.raises(psycopg2.errors.UniqueViolation):
-            insert_bar(cur, "candles_1d", "VCB", "1d", 1770940800000, 64.5)
+            insert_bar(cur, "candles_1d", "1d", 1770940800000, 64.5)
     conn.rollback()
     conn.close()
 
@@ -125,7 +126,7 @@ def test_constraints_reject_bars_that_break_the_timestamp_meaning(
 ) -> None:
     conn = clean_db.connect("writer")
     with conn.cursor() as cur, pytest.raises(psycopg2.errors.CheckViolation):
-        insert_bar(cur, table, "VCB", tf, ts, 64.4)
+        insert_bar(cur, table, tf, ts, 64.4)
     conn.rollback()
     conn.close()
 
@@ -163,7 +164,7 @@ def test_paging_query_is_an_index_only_backward_scan_of_the_primary_key(clean_db
     conn.autocommit = True
     with conn.cursor() as cur:
         for day in range(40):
-            insert_bar(cur, "candles_1d", "VCB", "1d", 1770940800000 - day * 86_400_000, 60 + day)
+            insert_bar(cur, "candles_1d", "1d", 1770940800000 - day * 86_400_000, 60 + day)
         cur.execute("VACUUM ANALYZE candles_1d")
         cur.execute("SET enable_seqscan = off")
         cur.execute(

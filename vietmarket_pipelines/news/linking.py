@@ -57,26 +57,27 @@ def _mostly_capitals(title: str) -> bool:
     return bool(letters) and sum(ch.isupper() for ch in letters) / len(letters) > 0.6
 
 
-def link_tickers(title: str, body: str, active: frozenset[str] | set[str]) -> list[TickerLink]:
-    """The linked tickers, most confident first; only tickers in `active` are ever returned."""
-    best: dict[str, TickerLink] = {}
-
-    def offer(ticker: str, confidence: float, method: str) -> None:
-        if ticker in active and (ticker not in best or best[ticker].confidence < confidence):
-            best[ticker] = TickerLink(ticker, confidence, method)
-
-    head = body[:BODY_WINDOW]
+def _candidates(title: str, body: str) -> Iterable[tuple[str, float, str]]:
+    """(ticker, confidence, method) for every rule's match, known symbol or not."""
     for t in _found(_PARENS, title):
         if t not in STOPWORDS:
-            offer(t, 0.95, "title_parens")
-    for text in (title, head):
+            yield t, 0.95, "title_parens"
+    for text in (title, body[:BODY_WINDOW]):
         for pattern in (_EXCHANGE_AFTER, _EXCHANGE_BEFORE):
             for t in _found(pattern, text):
-                offer(t, 0.92, "exchange_tag")
+                yield t, 0.92, "exchange_tag"
         for t in _found(_PHRASE, text):
-            offer(t, 0.90, "stock_phrase")
+            yield t, 0.90, "stock_phrase"
     if not _mostly_capitals(title):
         for t in _found(_BARE, title):
             if t not in STOPWORDS:
-                offer(t, 0.60, "title_token")
+                yield t, 0.60, "title_token"
+
+
+def link_tickers(title: str, body: str, active: frozenset[str] | set[str]) -> list[TickerLink]:
+    """The linked tickers, most confident first; only tickers in `active` are ever returned."""
+    best: dict[str, TickerLink] = {}
+    for ticker, confidence, method in _candidates(title, body):
+        if ticker in active and (ticker not in best or best[ticker].confidence < confidence):
+            best[ticker] = TickerLink(ticker, confidence, method)
     return sorted(best.values(), key=lambda link: (-link.confidence, link.ticker))

@@ -59,32 +59,31 @@ def check_units(series: BarSeries) -> None:
         )
 
 
-def fetch_per_ticker(
-    client: ProviderClient,
-    tickers: Sequence[str],
-    tf: Timeframe,
-    start: datetime | None,
-    end: datetime,
-    *,
-    path: str,
-    params: Callable[[str], dict[str, Any]],
-    arrays: Callable[[Any, str], dict[str, Any]],
-) -> FetchResult:
-    """One GET per ticker for sources that take a single symbol (SSI, VNDirect).
+@dataclass(frozen=True)
+class PerTickerHistory:
+    """A history endpoint that takes a single symbol per GET (SSI, VNDirect), fetched one ticker at a time.
 
     `params(ticker)` builds the query; `arrays(payload, what)` unwraps the provider's envelope into
     parallel t/o/h/l/c/v arrays (NO_BARS for "no data") or raises ProviderPayloadError.
     """
-    result = FetchResult()
-    start_ms = int(start.timestamp() * 1000) if start else None
-    for ticker in tickers:
-        what = f"history {ticker} {tf}"
-        payload = client.request_json("GET", path, params=params(ticker), what=what)
-        bars = arrays(payload, what)
-        try:
-            series = series_from_arrays(source=client.name, ticker=ticker, tf=tf, arrays=bars)
-            check_units(series)
-            result.series[ticker] = series.between(start_ms, int(end.timestamp() * 1000))
-        except BarValidationError as exc:
-            result.errors[ticker] = exc
-    return result
+
+    client: ProviderClient
+    path: str
+    params: Callable[[str], dict[str, Any]]
+    arrays: Callable[[Any, str], dict[str, Any]]
+
+    def fetch(self, tickers: Sequence[str], tf: Timeframe, start: datetime | None, end: datetime) -> FetchResult:
+        """One GET per ticker, as CandleProvider.fetch: bars with start <= bar open <= end."""
+        result = FetchResult()
+        start_ms = int(start.timestamp() * 1000) if start else None
+        for ticker in tickers:
+            what = f"history {ticker} {tf}"
+            payload = self.client.request_json("GET", self.path, params=self.params(ticker), what=what)
+            bars = self.arrays(payload, what)
+            try:
+                series = series_from_arrays(source=self.client.name, ticker=ticker, tf=tf, arrays=bars)
+                check_units(series)
+                result.series[ticker] = series.between(start_ms, int(end.timestamp() * 1000))
+            except BarValidationError as exc:
+                result.errors[ticker] = exc
+        return result

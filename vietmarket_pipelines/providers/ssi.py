@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from vietmarket_core.market import Timeframe
-from vietmarket_pipelines.providers.base import FULL_HISTORY_FROM_S, NO_BARS, FetchResult, fetch_per_ticker
+from vietmarket_pipelines.providers.base import FULL_HISTORY_FROM_S, NO_BARS, FetchResult, PerTickerHistory
 from vietmarket_pipelines.providers.http import HttpPolicy, ProviderClient, ProviderPayloadError
 from vietmarket_pipelines.providers.pacing import Pacer
 
@@ -45,4 +45,5 @@ class SsiProvider:
                 "to": int(end.timestamp()),
             }
 
-        return fetch_per_ticker(self.client, tickers, tf, start, end, path=HISTORY_PATH, params=params, arrays=unwrap)
+        history = PerTickerHistory(self.client, HISTORY_PATH, params=params, arrays=unwrap)
+        return history.fetch(tickers, tf, start, end)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from vietmarket_core.market import VN_TZ, Timeframe
-from vietmarket_pipelines.bars import BarSeries, BarValidationError, series_from_arrays, validate
+from vietmarket_pipelines.bars import BarSeries, BarValidationError, PayloadFormat, series_from_arrays, validate
 from vietmarket_pipelines.calendar import AFTERNOON, MORNING, TradingCalendar
 from vietmarket_pipelines.providers.base import FetchResult, check_units, is_index
 from vietmarket_pipelines.providers.http import HttpPolicy, ProviderClient, ProviderPayloadError
@@ -99,11 +99,17 @@ class VciProvider:
         divisor = 1.0 if is_index(ticker) else 1000.0
         arrays = {k: _seconds(element.get(k)) if k == "t" else element.get(k) for k in "tohlcv"}
         if tf != "15m":
-            series = series_from_arrays(source=self.name, ticker=ticker, tf=tf, arrays=arrays, price_divisor=divisor)
+            series = series_from_arrays(
+                source=self.name,
+                ticker=ticker,
+                tf=tf,
+                arrays=arrays,
+                payload_format=PayloadFormat(price_divisor=divisor),
+            )
         else:
             minutes = series_from_arrays(
-                source=self.name, ticker=ticker, tf="15m", arrays=arrays, price_divisor=divisor,
-                grid_ms=60_000,
+                source=self.name, ticker=ticker, tf="15m", arrays=arrays,
+                payload_format=PayloadFormat(price_divisor=divisor, grid_ms=60_000),
             )  # fmt: skip
             series = resample_minutes_to_15m(minutes)
             validate(series)

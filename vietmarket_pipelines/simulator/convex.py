@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar, NamedTuple
 
 MAX_ARRAY = 8192
 MAX_WRITES = 16_000
@@ -134,6 +135,57 @@ class ConvexState:
             raise LookupError(f"Could not find public function for '{path}'. Did you forget to run `npx convex dev`?")
         return functions[path](args)
 
+    def take_fault(self) -> dict[str, Any] | None:
+        """The first armed fault, one use spent; the caller holds the lock."""
+        fault = next((f for f in self.faults if f.get("times", -1) != 0), None)
+        if fault is not None and fault.get("times", -1) > 0:
+            fault["times"] -= 1
+        return fault
+
+
+class Reply(NamedTuple):
+    status: int
+    payload: Any
+    headers: dict[str, str] | None = None
+
+
+FAULT_REPLIES = {
+    "429": Reply(429, {"code": "TooManyRequests", "message": "rate limited"}, {"Retry-After": "1"}),
+    "error": Reply(200, {"status": "error", "errorMessage": "Uncaught Error: simulated function failure"}),
+}
+
+
+def fault_reply(fault: dict[str, Any]) -> Reply:
+    kind = fault["fault"]
+    if kind == "timeout":
+        time.sleep(float(fault.get("delay", 30)))
+        return Reply(504, {"code": "Timeout", "message": "late"})
+    return FAULT_REPLIES.get(kind) or Reply(int(kind), {"code": "InternalServerError", "message": "simulated"})
+
+
+def malformed(request: Any) -> Reply | None:
+    if not isinstance(request, dict) or not isinstance(request.get("path"), str):
+        return Reply(400, {"code": "BadRequest", "message": "body needs a string `path`"})
+    if request.get("format", "json") != "json" or not isinstance(request.get("args", {}), dict):
+        return Reply(400, {"code": "BadRequest", "message": "`format` must be json and `args` an object"})
+    return None
+
+
+def unauthorized(path: str, auth: str | None, deploy_key: str) -> Reply | None:
+    """Internal functions need the deploy key; without any Convex key they do not even exist."""
+    if path not in INTERNAL or auth == f"Convex {deploy_key}":
+        return None
+    if auth is not None and auth.startswith("Convex "):
+        return Reply(401, {"code": "BadDeployKey", "message": "The provided deploy key was invalid"})
+    return Reply(400, {"status": "error", "errorMessage": f"Could not find public function for '{path}'."})
+
+
+def wrong_endpoint(path: str, endpoint: str) -> Reply | None:
+    expected = "/api/mutation" if path.endswith("upsertLatest") else "/api/query"
+    if endpoint == expected:
+        return None
+    return Reply(400, {"status": "error", "errorMessage": f"'{path}' is not a {endpoint.rsplit('/', 1)[-1]}"})
+
 
 class Handler(BaseHTTPRequestHandler):
     server: ConvexStandIn
@@ -182,83 +234,73 @@ class Handler(BaseHTTPRequestHandler):
             self.answer(404, {"error": "no such route"})
 
     def do_POST(self) -> None:
-        state = self.server.state
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        if self.path == "/_convex/faults":
-            with state.lock:
-                state.faults.append(json.loads(raw))
-            self.answer(200, {"ok": True})
-            return
-        if self.path == "/_convex/disable":
-            with state.lock:
-                state.disabled = bool(json.loads(raw or b"true"))
-            self.answer(200, {"ok": True})
-            return
-        if self.path not in ("/api/mutation", "/api/query"):
+        route = self.POST_ROUTES.get(self.path)
+        if route is None:
             self.answer(404, {"code": "NotFound", "message": f"no route {self.path}"})
             return
+        self.answer(*route(self, raw))
+
+    def add_fault(self, raw: bytes) -> Reply:
+        state = self.server.state
+        with state.lock:
+            state.faults.append(json.loads(raw))
+        return Reply(200, {"ok": True})
+
+    def set_disabled(self, raw: bytes) -> Reply:
+        state = self.server.state
+        with state.lock:
+            state.disabled = bool(json.loads(raw or b"true"))
+        return Reply(200, {"ok": True})
+
+    def call_function(self, raw: bytes) -> Reply:
+        """`POST /api/mutation|query`: recorded, then refused, faulted or run, in the order Convex would."""
         try:
             request = json.loads(raw)
         except ValueError:
-            self.answer(400, {"code": "BadJsonBody", "message": "request body is not JSON"})
-            return
+            return Reply(400, {"code": "BadJsonBody", "message": "request body is not JSON"})
+        state = self.server.state
         auth = self.headers.get("Authorization")
         with state.lock:
-            state.requests.append(
-                {
-                    "endpoint": self.path,
-                    "path": request.get("path") if isinstance(request, dict) else None,
-                    "args": request.get("args") if isinstance(request, dict) else None,
-                    "format": request.get("format") if isinstance(request, dict) else None,
-                    "authorization": auth,
-                    "at": time.time(),
-                }
-            )
+            self.record(request, auth)
             if state.disabled:
-                self.answer(400, {"code": "DeploymentDisabled", "message": DISABLED_MESSAGE})
-                return
-            fault = next((f for f in state.faults if f.get("times", -1) != 0), None)
-            if fault is not None and fault.get("times", -1) > 0:
-                fault["times"] -= 1
+                return Reply(400, {"code": "DeploymentDisabled", "message": DISABLED_MESSAGE})
+            fault = state.take_fault()
         if fault is not None:
-            kind = fault["fault"]
-            if kind == "timeout":
-                time.sleep(float(fault.get("delay", 30)))
-                self.answer(504, {"code": "Timeout", "message": "late"})
-            elif kind == "429":
-                self.answer(429, {"code": "TooManyRequests", "message": "rate limited"}, {"Retry-After": "1"})
-            elif kind == "error":
-                self.answer(200, {"status": "error", "errorMessage": "Uncaught Error: simulated function failure"})
-            else:
-                self.answer(int(kind), {"code": "InternalServerError", "message": "simulated"})
-            return
-        if not isinstance(request, dict) or not isinstance(request.get("path"), str):
-            self.answer(400, {"code": "BadRequest", "message": "body needs a string `path`"})
-            return
-        if request.get("format", "json") != "json" or not isinstance(request.get("args", {}), dict):
-            self.answer(400, {"code": "BadRequest", "message": "`format` must be json and `args` an object"})
-            return
-        path = request["path"]
-        if path in INTERNAL and auth != f"Convex {state.deploy_key}":
-            if auth is not None and auth.startswith("Convex "):
-                self.answer(401, {"code": "BadDeployKey", "message": "The provided deploy key was invalid"})
-            else:
-                self.answer(
-                    400,
-                    {"status": "error", "errorMessage": f"Could not find public function for '{path}'."},
-                )
-            return
-        expected = "/api/mutation" if path.endswith("upsertLatest") else "/api/query"
-        if self.path != expected:
-            self.answer(400, {"status": "error", "errorMessage": f"'{path}' is not a {self.path.rsplit('/', 1)[-1]}"})
-            return
+            return fault_reply(fault)
+        refused = (
+            malformed(request)
+            or unauthorized(request["path"], auth, state.deploy_key)
+            or wrong_endpoint(request["path"], self.path)
+        )
+        if refused is not None:
+            return refused
         try:
             with state.lock:
-                value = state.run(path, request.get("args", {}))
+                value = state.run(request["path"], request.get("args", {}))
         except (ArgumentError, LookupError) as exc:
-            self.answer(400, {"status": "error", "errorMessage": f"ArgumentValidationError: {exc}"})
-            return
-        self.answer(200, {"status": "success", "value": value, "logLines": []})
+            return Reply(400, {"status": "error", "errorMessage": f"ArgumentValidationError: {exc}"})
+        return Reply(200, {"status": "success", "value": value, "logLines": []})
+
+    def record(self, request: Any, auth: str | None) -> None:
+        fields = request if isinstance(request, dict) else {}
+        self.server.state.requests.append(
+            {
+                "endpoint": self.path,
+                "path": fields.get("path"),
+                "args": fields.get("args"),
+                "format": fields.get("format"),
+                "authorization": auth,
+                "at": time.time(),
+            }
+        )
+
+    POST_ROUTES: ClassVar[dict[str, Callable[[Handler, bytes], Reply]]] = {
+        "/_convex/faults": add_fault,
+        "/_convex/disable": set_disabled,
+        "/api/mutation": call_function,
+        "/api/query": call_function,
+    }
 
 
 class ConvexStandIn(ThreadingHTTPServer):

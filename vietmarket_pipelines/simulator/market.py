@@ -65,6 +65,40 @@ def _seed(*parts: object) -> int:
     return zlib.crc32("|".join(str(p) for p in parts).encode())
 
 
+# What the listing also carries and the universe must filter out: (kind, board, count).
+NON_STOCK_LISTINGS = (("CW", "HSX", 40), ("ETF", "HSX", 10), ("FU", "HNX", 6), ("BOND", "BOND", 5))
+SYMBOL_LETTERS = np.array(list("ABCDEFGHIKLMNOPQRSTUVXY"))
+
+
+class _Universe:
+    """The listed symbols as they are drawn: every draw comes from one stream, so their order is the seed's."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+        self.taken: dict[str, SimTicker] = {}
+        self.reserved = {s for names in REAL_TICKERS.values() for s in names.split()}
+
+    def new_symbol(self) -> str:
+        while True:
+            symbol = "".join(self.rng.choice(SYMBOL_LETTERS, 3))
+            if symbol not in self.taken and symbol not in INDEX_LEVELS and symbol not in self.reserved:
+                return symbol
+
+    def add(self, symbol: str, exchange: str, board: str, kind: str) -> None:
+        rng = self.rng
+        span = (date(2025, 6, 30) - FIRST_SESSION).days
+        listed = FIRST_SESSION + timedelta(days=int(rng.integers(0, span)))
+        if symbol in REAL_TICKERS.get(exchange, "").split():
+            listed = FIRST_SESSION + timedelta(days=int(rng.integers(0, 3000)))
+        words = rng.choice(NAME_WORDS, 2, replace=False)
+        name = f"Công ty Cổ phần {words[0]} {words[1]} {symbol}"
+        self.taken[symbol] = SimTicker(symbol, exchange, board, kind, name, listed, float(rng.uniform(5, 120)))
+
+    def add_new(self, count: int, exchange: str, board: str, kind: str) -> None:
+        for _ in range(count):
+            self.add(self.new_symbol(), exchange, board, kind)
+
+
 class SimulatedMarket:
     def __init__(self, seed: int = 7, now: datetime | None = None) -> None:
         self.seed = seed
@@ -102,47 +136,19 @@ class SimulatedMarket:
     # ---------------------------------------------------------------- universe
     @cached_property
     def tickers(self) -> dict[str, SimTicker]:
-        rng = np.random.default_rng(self.seed)
-        taken: dict[str, SimTicker] = {}
-        reserved = {s for names in REAL_TICKERS.values() for s in names.split()}
-        letters = np.array(list("ABCDEFGHIKLMNOPQRSTUVXY"))
-
-        def new_symbol() -> str:
-            while True:
-                symbol = "".join(rng.choice(letters, 3))
-                if symbol not in taken and symbol not in INDEX_LEVELS and symbol not in reserved:
-                    return symbol
-
-        def add(symbol: str, exchange: str, board: str, kind: str) -> None:
-            span = (date(2025, 6, 30) - FIRST_SESSION).days
-            listed = FIRST_SESSION + timedelta(days=int(rng.integers(0, span)))
-            if symbol in REAL_TICKERS.get(exchange, "").split():
-                listed = FIRST_SESSION + timedelta(days=int(rng.integers(0, 3000)))
-            words = rng.choice(NAME_WORDS, 2, replace=False)
-            name = f"Công ty Cổ phần {words[0]} {words[1]} {symbol}"
-            taken[symbol] = SimTicker(symbol, exchange, board, kind, name, listed, float(rng.uniform(5, 120)))
-
+        universe = _Universe(np.random.default_rng(self.seed))
         for exchange, count in STOCK_COUNTS.items():
             board = "HSX" if exchange == "HOSE" else exchange
             real = REAL_TICKERS[exchange].split()
             for symbol in real:
-                add(symbol, exchange, board, "STOCK")
-            for _ in range(count - len(real)):
-                add(new_symbol(), exchange, board, "STOCK")
-        # What the listing also carries and the universe must filter out.
-        for kind, board, count in (
-            ("CW", "HSX", 40),
-            ("ETF", "HSX", 10),
-            ("FU", "HNX", 6),
-            ("BOND", "BOND", 5),
-        ):
-            for _ in range(count):
-                add(new_symbol(), "HOSE", board, kind)
-        for _ in range(20):
-            add(new_symbol(), "HOSE", "DELISTED", "STOCK")
+                universe.add(symbol, exchange, board, "STOCK")
+            universe.add_new(count - len(real), exchange, board, "STOCK")
+        for kind, board, count in NON_STOCK_LISTINGS:
+            universe.add_new(count, "HOSE", board, kind)
+        universe.add_new(20, "HOSE", "DELISTED", "STOCK")
         for symbol, (exchange, level) in INDEX_LEVELS.items():
-            taken[symbol] = SimTicker(symbol, exchange, exchange, "INDEX", symbol, FIRST_SESSION, level)
-        return taken
+            universe.taken[symbol] = SimTicker(symbol, exchange, exchange, "INDEX", symbol, FIRST_SESSION, level)
+        return universe.taken
 
     def listed_stocks(self) -> list[SimTicker]:
         return [t for t in self.tickers.values() if t.kind == "STOCK" and t.board != "DELISTED"]

@@ -8,6 +8,7 @@ import math
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from datetime import date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -137,38 +138,76 @@ def _to_15m(raw: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def break_payload(fault: str, bars: dict[str, list[Any]], symbol: str) -> dict[str, list[Any]]:
-    """Applies a payload fault to one symbol's arrays, the way a broken source would send them."""
-    b = {k: list(v) for k, v in bars.items()}
-    if not b["t"]:
-        return b
-    last = len(b["t"]) - 1
-    if fault == "unequal":
-        b["c"] = b["c"][:-1]
-    elif fault == "nan":
-        b["c"][last] = math.nan
-    elif fault == "non_numeric":
-        b["o"][last] = "n/a"
-    elif fault == "duplicates":
-        for k in b:
-            b[k].append(b[k][last])
-    elif fault == "out_of_order" and last >= 1:
+Arrays = dict[str, list[Any]]
+
+
+def _unequal(b: Arrays, last: int) -> None:
+    b["c"] = b["c"][:-1]
+
+
+def _nan(b: Arrays, last: int) -> None:
+    b["c"][last] = math.nan
+
+
+def _non_numeric(b: Arrays, last: int) -> None:
+    b["o"][last] = "n/a"
+
+
+def _duplicates(b: Arrays, last: int) -> None:
+    for k in b:
+        b[k].append(b[k][last])
+
+
+def _out_of_order(b: Arrays, last: int) -> None:
+    if last >= 1:
         for k in b:
             b[k][last], b[k][last - 1] = b[k][last - 1], b[k][last]
-    elif fault == "h_lt_l":
-        b["h"][last], b["l"][last] = b["l"][last] - 1, b["h"][last] + 1
-    elif fault == "outside_range":
-        b["c"][last] = b["h"][last] * 1.5
-    elif fault == "negative_volume":
-        b["v"][last] = -100
-    elif fault == "future":
-        # A bar a month past the real clock, whatever the simulated one says.
-        for k in b:
-            b[k].append(b[k][last])
-        b["t"][-1] = int(time.time()) + 30 * 86400 - int(time.time()) % 86400
-    elif fault == "raw_vnd":
-        for k in "ohlc":
-            b[k] = [x * 1000 for x in b[k]]
+
+
+def _h_lt_l(b: Arrays, last: int) -> None:
+    b["h"][last], b["l"][last] = b["l"][last] - 1, b["h"][last] + 1
+
+
+def _outside_range(b: Arrays, last: int) -> None:
+    b["c"][last] = b["h"][last] * 1.5
+
+
+def _negative_volume(b: Arrays, last: int) -> None:
+    b["v"][last] = -100
+
+
+def _future(b: Arrays, last: int) -> None:
+    # A bar a month past the real clock, whatever the simulated one says.
+    _duplicates(b, last)
+    b["t"][-1] = int(time.time()) + 30 * 86400 - int(time.time()) % 86400
+
+
+def _raw_vnd(b: Arrays, last: int) -> None:
+    for k in "ohlc":
+        b[k] = [x * 1000 for x in b[k]]
+
+
+# Each breaks the arrays in place, given the last bar's index; the routes apply the other payload faults.
+_BREAKERS: dict[str, Callable[[Arrays, int], None]] = {
+    "unequal": _unequal,
+    "nan": _nan,
+    "non_numeric": _non_numeric,
+    "duplicates": _duplicates,
+    "out_of_order": _out_of_order,
+    "h_lt_l": _h_lt_l,
+    "outside_range": _outside_range,
+    "negative_volume": _negative_volume,
+    "future": _future,
+    "raw_vnd": _raw_vnd,
+}
+
+
+def break_payload(fault: str, bars: Arrays, symbol: str) -> Arrays:
+    """Applies a payload fault to one symbol's arrays, the way a broken source would send them."""
+    b = {k: list(v) for k, v in bars.items()}
+    breaker = _BREAKERS.get(fault)
+    if b["t"] and breaker is not None:
+        breaker(b, len(b["t"]) - 1)
     return b
 
 
