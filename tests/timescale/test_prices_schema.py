@@ -198,3 +198,31 @@ def test_the_reader_can_read_the_price_tables_and_write_none(clean_db: MigratedD
             with pytest.raises(psycopg2.errors.InsufficientPrivilege):
                 cur.execute(statement)
     conn.close()
+
+
+@pytest.mark.parametrize(
+    ("where", "index"),
+    [
+        ("(ex_date, id) < ('2025-06-01', 9e18)", "corporate_actions_ex_date_idx"),
+        ("ticker = 'FPT' AND (ex_date, id) < ('2025-06-01', 9e18)", "corporate_actions_ticker_ex_date_idx"),
+    ],
+    ids=["market", "one-ticker"],
+)
+def test_corporate_actions_page_newest_first_by_keyset_without_a_sort(
+    clean_db: MigratedDatabase, where: str, index: str
+) -> None:
+    conn = clean_db.connect()
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO corporate_actions (ticker, ex_date, source) "
+            "SELECT t, date '2020-01-01' + d, 'finfo' "
+            "FROM unnest(ARRAY['FPT', 'VCB', 'HPG']) t, generate_series(0, 300) d"
+        )
+        cur.execute("ANALYZE corporate_actions")
+        cur.execute("SET enable_seqscan = off")
+        cur.execute(f"EXPLAIN SELECT * FROM corporate_actions WHERE {where} ORDER BY ex_date DESC, id DESC LIMIT 50")
+        plan = "\n".join(row[0] for row in cur.fetchall())
+    conn.close()
+    assert f"Index Scan using {index}" in plan, plan
+    assert "Sort" not in plan, plan
