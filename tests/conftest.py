@@ -71,12 +71,13 @@ def db(admin_url: str) -> Iterator[MigratedDatabase]:
 
 @pytest.fixture
 def clean_db(db: MigratedDatabase) -> MigratedDatabase:
-    """The session database with every candle, latest, symbol and article removed."""
+    """The session database with every candle, latest, symbol, article and daily price removed."""
     conn = db.connect()
     with conn, conn.cursor() as cur:
         cur.execute(
             "TRUNCATE candles_1d, candles_1h, candles_15m, candles_latest, symbols, "
-            "article_symbols, articles, news_crawl_state, convex_mirror_state, convex_budget"
+            "article_symbols, articles, news_crawl_state, convex_mirror_state, convex_budget, "
+            "daily_prices, corporate_actions, series_restatements"
         )
     conn.close()
     return db

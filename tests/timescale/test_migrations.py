@@ -1,12 +1,15 @@
-"""Migrations from the deployed system: adopting the old candles table, intraday ts to true UTC."""
+"""Migrations from the deployed system: adopting the old candles table, intraday ts to true UTC, price tables."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import datetime
+from pathlib import Path
 
 import psycopg2
 
 from tests.conftest import MigratedDatabase
+from tests.timescale.test_schema import fingerprint, fingerprint_of
 from vietmarket_core.market import VN_TZ, intraday_bar_ts
 from vietmarket_pipelines.timescale.databases import create_database, drop_database, with_database
 from vietmarket_pipelines.timescale.migrate import migrate, schema_dir
@@ -118,5 +121,48 @@ def test_legacy_candles_table_is_adopted_into_the_timeframe_tables(admin_url: st
             cur.execute("SELECT count(*) FROM candles_legacy")
             assert cur.fetchone() == (2,)
         conn.close()
+    finally:
+        drop_database(admin_url, name)
+
+
+PRICES_MIGRATION = schema_dir() / "migrations" / "0003_prices_and_corporate_actions.sql"
+
+
+def test_migration_0003_brings_a_0002_database_to_the_fresh_catalog(
+    admin_url: str, db: MigratedDatabase, tmp_path: Path
+) -> None:
+    schema = (schema_dir() / "schema.sql").read_text()
+    migration = PRICES_MIGRATION.read_text()
+    # One text, two places: schema.sql carries 0003 verbatim, so both paths create the same objects.
+    assert migration in schema
+    # The database as deployed at 0002: the schema without that section, and the first migrations.
+    (tmp_path / "migrations").mkdir()
+    (tmp_path / "schema.sql").write_text(schema.replace(migration, ""))
+    for name in ("0001_adopt_legacy_candles.sql", "0002_intraday_true_utc.sql"):
+        shutil.copy(schema_dir() / "migrations" / name, tmp_path / "migrations" / name)
+    name = "vm_test_from_0002"
+    drop_database(admin_url, name)
+    create_database(admin_url, name)
+    dsn = with_database(admin_url, name)
+    try:
+        assert migrate(dsn, tmp_path).applied == ["0001_adopt_legacy_candles.sql", "0002_intraday_true_utc.sql"]
+        fresh = fingerprint(db)
+        assert fingerprint_of(dsn) != fresh
+        conn = psycopg2.connect(dsn)
+        with conn, conn.cursor() as cur:
+            cur.execute("SELECT to_regclass('daily_prices'), to_regclass('corporate_actions')")
+            assert cur.fetchone() == (None, None)
+        conn.close()
+
+        # By hand (psql -f), twice, then through the runner, which records it: the same catalog each time.
+        for _ in range(2):
+            conn = psycopg2.connect(dsn)
+            with conn, conn.cursor() as cur:
+                cur.execute(migration)
+            conn.close()
+            assert fingerprint_of(dsn) == fresh
+        report = migrate(dsn)
+        assert report.applied == ["0003_prices_and_corporate_actions.sql"]
+        assert fingerprint_of(dsn) == fresh
     finally:
         drop_database(admin_url, name)

@@ -36,6 +36,13 @@ def test_schema_applies_as_plain_tables_with_a_notice(cluster_without_timescaled
         assert cur.fetchall() == [("VCB", 1770940800000)]
         cur.execute("SELECT ticker, ts FROM candles_latest")
         assert cur.fetchall() == [("VCB", 1770940800000)]
+        cur.execute(
+            "INSERT INTO daily_prices (ticker, ts, open, high, low, close, ad_open, ad_high, ad_low, ad_close, "
+            "nm_volume, nm_value, pt_volume, pt_value, source) "
+            "VALUES ('VNINDEX', 1770940800000, 1800, 1810, 1795, 1805, 1800, 1810, 1795, 1805, 1, 1, 0, 0, 'finfo')"
+        )
+        cur.execute("SELECT relkind FROM pg_class WHERE oid = 'daily_prices'::regclass")
+        assert cur.fetchone() == ("r",)
     conn.close()
     # Twice is still a no-op without the extension.
     assert migrate(cluster_without_timescaledb).applied == []

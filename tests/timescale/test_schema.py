@@ -29,12 +29,21 @@ SELECT 'dimension', hypertable_name || ':' || column_name || ':' || integer_inte
 UNION ALL
 SELECT 'grant', table_name || ':' || grantee || ':' || privilege_type
   FROM information_schema.role_table_grants WHERE table_schema = 'public'
+UNION ALL
+SELECT 'sequence acl', relname || ':' || coalesce(relacl::text, '')
+  FROM pg_class WHERE relkind = 'S' AND relnamespace = 'public'::regnamespace
+UNION ALL
+SELECT 'comment', c.relname || coalesce('.' || a.attname, '') || ':' || d.description
+  FROM pg_description d
+  JOIN pg_class c ON d.classoid = 'pg_class'::regclass AND d.objoid = c.oid
+  LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = d.objsubid AND d.objsubid > 0
+ WHERE c.relnamespace = 'public'::regnamespace
 ORDER BY 1, 2
 """
 
 
-def fingerprint(db: MigratedDatabase) -> list[tuple[str, str]]:
-    conn = db.connect()
+def fingerprint_of(dsn: str) -> list[tuple[str, str]]:
+    conn = psycopg2.connect(dsn)
     with conn, conn.cursor() as cur:
         cur.execute(CATALOG_FINGERPRINT)
         rows = cur.fetchall()
@@ -42,11 +51,19 @@ def fingerprint(db: MigratedDatabase) -> list[tuple[str, str]]:
     return rows
 
 
+def fingerprint(db: MigratedDatabase) -> list[tuple[str, str]]:
+    return fingerprint_of(db.admin_dsn)
+
+
 def test_schema_applies_twice_as_a_no_op(db: MigratedDatabase) -> None:
     before = fingerprint(db)
     report = migrate(db.admin_dsn)
     assert report.applied == []
-    assert report.already_applied == ["0001_adopt_legacy_candles.sql", "0002_intraday_true_utc.sql"]
+    assert report.already_applied == [
+        "0001_adopt_legacy_candles.sql",
+        "0002_intraday_true_utc.sql",
+        "0003_prices_and_corporate_actions.sql",
+    ]
     assert report.timescaledb_version is not None
     assert fingerprint(db) == before
 
@@ -65,6 +82,7 @@ def test_candle_storage_is_one_hypertable_per_timeframe(db: MigratedDatabase) ->
         "candles_15m": 365 * day,
         "candles_1d": 3650 * day,
         "candles_1h": 730 * day,
+        "daily_prices": 3650 * day,
     }
 
 
