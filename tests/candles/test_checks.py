@@ -6,6 +6,9 @@ from datetime import date, datetime
 
 import dagster as dg
 import numpy as np
+from dagster._core.test_utils import in_process_test_workspace
+from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+from dagster_graphql.test.utils import execute_dagster_graphql
 
 from tests.candles.conftest import materialize_candles
 from tests.conftest import SIM_NOW, MigratedDatabase
@@ -19,6 +22,44 @@ from vietmarket_pipelines.defs.candles.partitions import candle_key
 from vietmarket_pipelines.simulator.server import SimulatorServer
 
 RECENT = {"full_refetch": True, "start_date": "2026-01-05"}
+
+# One partition's latest check execution, as the asset's checks tab asks for it.
+CHECK_PARTITION_QUERY = """
+query CheckPartition($assetKey: AssetKeyInput!, $checkName: String!, $partition: String) {
+  assetCheckExecutions(assetKey: $assetKey, checkName: $checkName, partition: $partition, limit: 1) {
+    runId
+    partition
+    status
+    evaluation { success severity description partition }
+  }
+}
+"""
+# Every partitioned check's status per partition: ticker ranges, each with its tf statuses.
+CHECK_STATUSES_QUERY = """
+query CheckStatuses($assetKey: AssetKeyInput!) {
+  assetNodeOrError(assetKey: $assetKey) {
+    ... on AssetNode {
+      assetChecksOrError {
+        ... on AssetChecks {
+          checks {
+            name
+            partitionStatuses {
+              ... on AssetCheckMultiPartitionStatuses {
+                primaryDimensionName
+                ranges {
+                  primaryDimStartKey
+                  primaryDimEndKey
+                  secondaryDim { ... on AssetCheckDefaultPartitionStatuses { succeededPartitions failedPartitions } }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+"""
 
 
 def evaluations(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
@@ -101,6 +142,29 @@ def test_a_range_run_reports_every_partition_and_fails_only_the_bad_one(
         k: "FAILED" if k == bad else "SUCCEEDED" for k in sanity
     }
     assert all(i.is_current for i in infos.values())
+    # ... and what the webserver serves for one partition, through its own GraphQL schema.
+    with in_process_test_workspace(
+        instance, LoadableTargetOrigin(module_name="vietmarket_pipelines.definitions")
+    ) as workspace:
+        variables = {"assetKey": {"path": ["candles"]}, "checkName": "ohlc_sanity", "partition": bad}
+        (execution,) = execute_dagster_graphql(workspace, CHECK_PARTITION_QUERY, variables).data["assetCheckExecutions"]
+        assert execution["partition"] == bad and execution["status"] == "FAILED"
+        assert execution["evaluation"]["description"].startswith("HPG 1d: ")
+        # The webserver resolves dynamic partitions against its instance; this resolver needs to be told.
+        with dg.partition_loading_context(dynamic_partitions_store=instance):
+            statuses = execute_dagster_graphql(workspace, CHECK_STATUSES_QUERY, {"assetKey": {"path": ["candles"]}})
+        checks = statuses.data["assetNodeOrError"]["assetChecksOrError"]["checks"]
+        sanity = next(c for c in checks if c["name"] == "ohlc_sanity")["partitionStatuses"]
+        # Ranges of the primary dimension, each with the other dimension's keys by status.
+        assert sanity["primaryDimensionName"] == "tf"
+        failed = {
+            f"{r['primaryDimStartKey']}|{t}" for r in sanity["ranges"] for t in r["secondaryDim"]["failedPartitions"]
+        }
+        passed = {
+            f"{r['primaryDimStartKey']}|{t}" for r in sanity["ranges"] for t in r["secondaryDim"]["succeededPartitions"]
+        }
+        assert failed == {bad} and passed == {str(candle_key(t, "1d")) for t in ("FPT", "VCB")}
+        assert next(c for c in checks if c["name"] == "calendar_matches_vnindex")["partitionStatuses"] is None
 
 
 def test_a_bar_in_the_lunch_break_fails_alignment(
@@ -118,7 +182,7 @@ def test_a_bar_in_the_lunch_break_fails_alignment(
     check = evaluations(materialize_candles(instance, clean_db, sim, ["FPT"], "1h", checks=True))["bar_alignment"]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
     assert str(check.description).startswith("FPT 1h: ") and f"first at ts={noon}" in str(check.description)
-    assert check.metadata["first_off_grid_ts"].value == noon
+    assert check.metadata["first_off_grid_bar"].value == noon / 1000
 
 
 def test_a_deleted_day_is_a_gap_but_weekends_and_tet_are_not(

@@ -101,6 +101,11 @@ def _latest_materializations(
     }
 
 
+def bar_time(ts_ms: int) -> dg.TimestampMetadataValue:
+    """A bar's ts as metadata the UI shows as a time, not as a number to plot."""
+    return dg.MetadataValue.timestamp(ts_ms / 1000)
+
+
 def per_partition(
     context: dg.AssetCheckExecutionContext,
     findings: Mapping[tuple[str, Timeframe], Finding],
@@ -174,7 +179,9 @@ def ohlc_sanity(context: dg.AssetCheckExecutionContext, timescale: TimescaleReso
     tab until a later run of the check passes."""
     store = timescale.store()
     findings = {
-        (ticker, tf): Finding(f"{bad} bad bars, first at ts={first}", {"bad_bars": bad, "first_bad_ts": first})
+        (ticker, tf): Finding(
+            f"{bad} bad bars, first at ts={first}", {"bad_bars": bad, "first_bad_bar": bar_time(first)}
+        )
         for tf, tickers in series_in_run(context).items()
         for ticker, (bad, first) in store.ohlc_violations(tf, tickers, check_since_ms(context)).items()
     }
@@ -196,7 +203,7 @@ def bar_alignment(context: dg.AssetCheckExecutionContext, timescale: TimescaleRe
             if len(bad):
                 findings[ticker, tf] = Finding(
                     f"{len(bad)} bars off the grid, first at ts={int(bad[0])}",
-                    {"off_grid_bars": len(bad), "first_off_grid_ts": int(bad[0])},
+                    {"off_grid_bars": len(bad), "first_off_grid_bar": bar_time(int(bad[0]))},
                 )
     yield from per_partition(context, findings, "bars off the session grid", dg.AssetCheckSeverity.ERROR)
 
@@ -215,7 +222,11 @@ def no_gaps(context: dg.AssetCheckExecutionContext, timescale: TimescaleResource
             if gaps.missing_ts:
                 findings[ticker, tf] = Finding(
                     f"{len(gaps.missing_ts)} of {gaps.expected} bars missing, first at ts={gaps.first_missing}",
-                    {"bars_missing": len(gaps.missing_ts), "bars_expected": gaps.expected},
+                    {
+                        "bars_missing": len(gaps.missing_ts),
+                        "bars_expected": gaps.expected,
+                        "first_missing_bar": bar_time(int(gaps.missing_ts[0])),
+                    },
                 )
     yield from per_partition(context, findings, "missing bars", dg.AssetCheckSeverity.WARN)
 
@@ -257,7 +268,11 @@ def freshness(context: dg.AssetCheckExecutionContext, timescale: TimescaleResour
             have = newest.get(ticker)
             if have is None or have < want:
                 findings[ticker, tf] = Finding(
-                    f"newest bar ts={have}, expected >= {want}", {"newest_ts": have, "expected_newest_ts": want}
+                    f"newest bar ts={have}, expected >= {want}",
+                    {
+                        "newest_bar": bar_time(have) if have is not None else "none",
+                        "expected_newest_bar": bar_time(want),
+                    },
                 )
     yield from per_partition(context, findings, "stale series", dg.AssetCheckSeverity.WARN)
 
