@@ -1,4 +1,4 @@
-"""Asset checks on candles: OHLC sanity and grid alignment block; gaps, freshness and calendar warn."""
+"""Candle checks, per (ticker, tf): OHLC and grid alignment block, gaps and freshness warn; calendar per run."""
 
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
