@@ -6,21 +6,78 @@ from datetime import date, datetime
 
 import dagster as dg
 import numpy as np
+from dagster._core.test_utils import in_process_test_workspace
+from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+from dagster_graphql.test.utils import execute_dagster_graphql
 
 from tests.candles.conftest import materialize_candles
 from tests.conftest import SIM_NOW, MigratedDatabase
 from vietmarket_core.market import VN_TZ, daily_bar_ts, intraday_bar_ts
 from vietmarket_pipelines.calendar import TradingCalendar
+from vietmarket_pipelines.defs.candles.assets import candles
 from vietmarket_pipelines.defs.candles.calendar_truth import cross_check
 from vietmarket_pipelines.defs.candles.checks import expected_newest, off_grid
 from vietmarket_pipelines.defs.candles.gaps import find_gaps
+from vietmarket_pipelines.defs.candles.partitions import candle_key
 from vietmarket_pipelines.simulator.server import SimulatorServer
 
 RECENT = {"full_refetch": True, "start_date": "2026-01-05"}
 
+# One partition's latest check execution, as the asset's checks tab asks for it.
+CHECK_PARTITION_QUERY = """
+query CheckPartition($assetKey: AssetKeyInput!, $checkName: String!, $partition: String) {
+  assetCheckExecutions(assetKey: $assetKey, checkName: $checkName, partition: $partition, limit: 1) {
+    runId
+    partition
+    status
+    evaluation { success severity description partition }
+  }
+}
+"""
+# Every partitioned check's status per partition: ticker ranges, each with its tf statuses.
+CHECK_STATUSES_QUERY = """
+query CheckStatuses($assetKey: AssetKeyInput!) {
+  assetNodeOrError(assetKey: $assetKey) {
+    ... on AssetNode {
+      assetChecksOrError {
+        ... on AssetChecks {
+          checks {
+            name
+            partitionStatuses {
+              ... on AssetCheckMultiPartitionStatuses {
+                primaryDimensionName
+                ranges {
+                  primaryDimStartKey
+                  primaryDimEndKey
+                  secondaryDim { ... on AssetCheckDefaultPartitionStatuses { succeededPartitions failedPartitions } }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+"""
+
 
 def evaluations(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
-    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+    """The evaluation of each check in a one-partition run (the partitioned checks report per partition)."""
+    found: dict[str, dg.AssetCheckEvaluation] = {}
+    for e in result.get_asset_check_evaluations():
+        assert e.check_name not in found, f"{e.check_name} reported twice in a one-partition run"
+        found[e.check_name] = e
+    return found
+
+
+def by_partition(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, dg.AssetCheckEvaluation]]:
+    """check name -> partition key -> evaluation, for a range run."""
+    found: dict[str, dict[str, dg.AssetCheckEvaluation]] = {}
+    for e in result.get_asset_check_evaluations():
+        assert str(e.partition) not in found.setdefault(e.check_name, {}), (e.check_name, e.partition)
+        found[e.check_name][str(e.partition)] = e
+    return found
 
 
 def plant(db: MigratedDatabase, sql: str, params: tuple[object, ...]) -> None:
@@ -36,9 +93,12 @@ def test_clean_series_pass_every_check(
     materialize_candles(instance, clean_db, sim, ["VNINDEX"], "1d", config=RECENT)
     result = materialize_candles(instance, clean_db, sim, ["VCB", "FPT"], "1d", config=RECENT, checks=True)
     assert result.success
-    checks = evaluations(result)
-    assert checks["ohlc_sanity"].passed and checks["bar_alignment"].passed and checks["no_gaps"].passed
-    assert checks["ohlc_sanity"].metadata["series_checked"].value == 2
+    checks = by_partition(result)
+    both = {str(candle_key(t, "1d")) for t in ("VCB", "FPT")}
+    for name in ("ohlc_sanity", "bar_alignment", "no_gaps"):
+        assert set(checks[name]) == both and all(e.passed for e in checks[name].values()), name
+    # The market calendar is judged once per run, not per partition.
+    assert set(checks["calendar_matches_vnindex"]) == {"None"}
 
 
 def test_a_planted_impossible_bar_fails_ohlc_sanity_and_blocks(
@@ -51,7 +111,60 @@ def test_a_planted_impossible_bar_fails_ohlc_sanity_and_blocks(
     result = materialize_candles(instance, clean_db, sim, ["VCB"], "1d", checks=True)
     check = evaluations(result)["ohlc_sanity"]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR and check.blocking
-    assert "VCB 1d" in check.metadata["failing_sample"].value  # type: ignore[operator]
+    assert not result.success
+    assert check.partition == str(candle_key("VCB", "1d"))
+    assert str(check.description).startswith("VCB 1d: bars with impossible OHLC or volume: 1 bad bars")
+    assert check.metadata["ticker"].value == "VCB" and check.metadata["bad_bars"].value == 1
+
+
+def test_a_range_run_reports_every_partition_and_fails_only_the_bad_one(
+    clean_db: MigratedDatabase, sim: SimulatorServer, instance: dg.DagsterInstance
+) -> None:
+    tickers = ["FPT", "HPG", "VCB"]
+    assert materialize_candles(instance, clean_db, sim, tickers, "1d", config=RECENT).success
+    plant(clean_db, "UPDATE candles_1d SET v = -5 WHERE ticker = 'HPG' AND ts = %s", (daily_bar_ts(date(2026, 1, 8)),))
+    result = materialize_candles(instance, clean_db, sim, tickers, "1d", checks=True)
+    assert not result.success  # ohlc_sanity blocks the whole run
+    sanity = by_partition(result)["ohlc_sanity"]
+    bad = str(candle_key("HPG", "1d"))
+    assert set(sanity) == {str(candle_key(t, "1d")) for t in tickers}
+    assert [k for k, e in sanity.items() if not e.passed] == [bad]
+    assert str(sanity[bad].description).startswith("HPG 1d: ")
+    # Dagster stores one row per partition, each targeting that partition's newest materialization:
+    # what the checks tab shows.
+    infos = {
+        i.partition_key: i
+        for i in instance.event_log_storage.get_asset_check_partition_info(
+            [dg.AssetCheckKey(candles.key, "ohlc_sanity")]
+        )
+    }
+    assert {k: i.latest_execution_status.value for k, i in infos.items()} == {
+        k: "FAILED" if k == bad else "SUCCEEDED" for k in sanity
+    }
+    assert all(i.is_current for i in infos.values())
+    # ... and what the webserver serves for one partition, through its own GraphQL schema.
+    with in_process_test_workspace(
+        instance, LoadableTargetOrigin(module_name="vietmarket_pipelines.definitions")
+    ) as workspace:
+        variables = {"assetKey": {"path": ["candles"]}, "checkName": "ohlc_sanity", "partition": bad}
+        (execution,) = execute_dagster_graphql(workspace, CHECK_PARTITION_QUERY, variables).data["assetCheckExecutions"]
+        assert execution["partition"] == bad and execution["status"] == "FAILED"
+        assert execution["evaluation"]["description"].startswith("HPG 1d: ")
+        # The webserver resolves dynamic partitions against its instance; this resolver needs to be told.
+        with dg.partition_loading_context(dynamic_partitions_store=instance):
+            statuses = execute_dagster_graphql(workspace, CHECK_STATUSES_QUERY, {"assetKey": {"path": ["candles"]}})
+        checks = statuses.data["assetNodeOrError"]["assetChecksOrError"]["checks"]
+        sanity = next(c for c in checks if c["name"] == "ohlc_sanity")["partitionStatuses"]
+        # Ranges of the primary dimension, each with the other dimension's keys by status.
+        assert sanity["primaryDimensionName"] == "tf"
+        failed = {
+            f"{r['primaryDimStartKey']}|{t}" for r in sanity["ranges"] for t in r["secondaryDim"]["failedPartitions"]
+        }
+        passed = {
+            f"{r['primaryDimStartKey']}|{t}" for r in sanity["ranges"] for t in r["secondaryDim"]["succeededPartitions"]
+        }
+        assert failed == {bad} and passed == {str(candle_key(t, "1d")) for t in ("FPT", "VCB")}
+        assert next(c for c in checks if c["name"] == "calendar_matches_vnindex")["partitionStatuses"] is None
 
 
 def test_a_bar_in_the_lunch_break_fails_alignment(
@@ -68,7 +181,8 @@ def test_a_bar_in_the_lunch_break_fails_alignment(
     )
     check = evaluations(materialize_candles(instance, clean_db, sim, ["FPT"], "1h", checks=True))["bar_alignment"]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
-    assert f"first at ts={noon}" in check.metadata["failing_sample"].value["FPT 1h"]  # type: ignore[index]
+    assert str(check.description).startswith("FPT 1h: ") and f"first at ts={noon}" in str(check.description)
+    assert check.metadata["first_off_grid_bar"].value == noon / 1000
 
 
 def test_a_deleted_day_is_a_gap_but_weekends_and_tet_are_not(

@@ -71,8 +71,11 @@ def mirror_status(result: dg.ExecuteInProcessResult) -> set[str]:
 
 
 def sync_check(result: dg.ExecuteInProcessResult) -> bool:
-    (evaluation,) = [c for c in result.get_asset_check_evaluations() if "convex" in c.check_name]
-    return evaluation.passed
+    """Whether the in-sync check passed for every series of the run (it reports one result per partition)."""
+    evaluations = [c for c in result.get_asset_check_evaluations() if "convex" in c.check_name]
+    materialized = sorted(str(e.partition) for e in result.get_asset_materialization_events())
+    assert sorted(str(c.partition) for c in evaluations) == materialized
+    return all(c.passed for c in evaluations)
 
 
 def stored_bars(db: MigratedDatabase) -> int:

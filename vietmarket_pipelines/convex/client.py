@@ -59,7 +59,7 @@ class ConvexClient:
         return self._call("/api/query", path, args)
 
     def _call(self, endpoint: str, path: str, args: dict[str, Any]) -> Any:
-        backoff = wait_exponential_jitter(initial=0.5, max=5.0, jitter=0.5)
+        backoff = wait_exponential_jitter(multiplier=0.5, max=5.0, jitter=0.5)
 
         def wait(state: Any) -> float:
             exc = state.outcome.exception() if state.outcome else None

@@ -5,12 +5,13 @@ from __future__ import annotations
 import io
 import logging
 import struct
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import psycopg2
 import psycopg2.extensions
@@ -296,6 +297,33 @@ class CandleStore:
         rows = self._query(f"read {ticker} {tf}", table_sql(PACKAGE, "sql/read_bars.sql", tf), params)
         frame = pd.DataFrame(rows, columns=[*BAR_COLUMNS, "source"])
         return frame.astype({"ts": "int64", **dict.fromkeys(BAR_COLUMNS[1:], "float64")})
+
+    # Reads for the asset checks and the schedules: each is one query per timeframe over every
+    # requested series, however many partitions a run covers.
+
+    def rows(
+        self, what: str, query: str | sql.Composable, params: Mapping[str, Any] | None = None
+    ) -> list[tuple[Any, ...]]:
+        """The rows of any other read (the news and mirror-state checks), with the store's retries."""
+        return self._query(what, query, dict(params) if params is not None else None)
+
+    def bar_timestamps(
+        self, tf: Timeframe, tickers: Sequence[str], since_ms: int = 0
+    ) -> dict[str, npt.NDArray[np.int64]]:
+        """Every stored bar open at or after `since_ms` of each requested series, ascending.
+
+        Series with no such bar are absent.
+        """
+        params = {"tickers": list(tickers), "tf": tf, "since": since_ms}
+        rows = self._query(f"bar timestamps {tf}", table_sql(PACKAGE, "sql/series_ts.sql", tf), params)
+        return {str(t): np.array(ts, dtype=np.int64) for t, ts in rows}
+
+    def ohlc_violations(self, tf: Timeframe, tickers: Sequence[str], since_ms: int = 0) -> dict[str, tuple[int, int]]:
+        """(bad bars, first bad ts) of each series whose bars since `since_ms` break
+        l <= min(o, c) <= max(o, c) <= h or v >= 0; clean series are absent."""
+        params = {"tickers": list(tickers), "tf": tf, "since": since_ms}
+        rows = self._query(f"ohlc violations {tf}", table_sql(PACKAGE, "sql/ohlc_violations.sql", tf), params)
+        return {str(t): (int(n), int(first)) for t, n, first in rows}
 
 
 class PartitionWriter:

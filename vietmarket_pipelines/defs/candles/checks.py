@@ -1,17 +1,21 @@
-"""Asset checks on candles: OHLC sanity and grid alignment block; gaps, freshness and calendar warn."""
+"""Candle checks, per (ticker, tf): OHLC and grid alignment block, gaps and freshness warn; calendar per run."""
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import cache
-from pathlib import Path
+from typing import Any, cast
 
 import dagster as dg
 import numpy as np
 import numpy.typing as npt
-from psycopg2 import sql
 
-from vietmarket_core.market import BAR_MS, CANDLE_TABLES, VN_TZ, Timeframe, trading_date_of
+# Not exported by dagster, but the one way to name the materialization a hand-built evaluation targets.
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
+)
+
+from vietmarket_core.market import BAR_MS, VN_TZ, Timeframe, trading_date_of
 from vietmarket_pipelines.calendar import AFTERNOON, BAR_OPENS, TradingCalendar
 from vietmarket_pipelines.defs.candles.assets import candles
 from vietmarket_pipelines.defs.candles.calendar_truth import (
@@ -21,13 +25,11 @@ from vietmarket_pipelines.defs.candles.calendar_truth import (
 )
 from vietmarket_pipelines.defs.candles.fetch_check import candles_fetch_accepted
 from vietmarket_pipelines.defs.candles.gaps import find_gaps
-from vietmarket_pipelines.defs.candles.partitions import split_candle_key
+from vietmarket_pipelines.defs.candles.partitions import candle_partitions, split_candle_key
 from vietmarket_pipelines.defs.common.resources import TimescaleResource
 from vietmarket_pipelines.defs.common.run_tags import RunMode
 from vietmarket_pipelines.timescale.candle_store import CandleStore
 
-SQL_DIR = Path(__file__).parent
-SAMPLE = 25
 # How old the newest bar may be, past the bar open the calendar expects, before it is stale.
 FRESHNESS_LAG: dict[Timeframe, timedelta] = {
     "1d": timedelta(hours=1),
@@ -37,27 +39,24 @@ FRESHNESS_LAG: dict[Timeframe, timedelta] = {
 DAY_MS = 86_400_000
 ICT_OFFSET_MS = 7 * 3_600_000
 
-
-@cache
-def _sql(name: str, tf: Timeframe) -> sql.Composed:
-    return sql.SQL((SQL_DIR / name).read_text(encoding="utf-8")).format(table=sql.Identifier(CANDLE_TABLES[tf]))
-
-
 # Scheduled latest/close runs rewrite only the newest bars; their checks look at this much history
 # (the fetch overlap and then some).  Backfills and repairs check whole series.
 RECENT_WINDOW = timedelta(days=14)
 
+# What a partitioned check yields: one evaluation per partition of the run, then its (empty) output.
+PartitionedCheckOutput = Iterator[dg.AssetCheckEvaluation | dg.Output[None]]
+
 
 def check_since_ms(context: dg.AssetCheckExecutionContext) -> int:
     """The first ts a check looks at: recent for scheduled ticks, everything otherwise."""
-    if RunMode.of(context.op_execution_context.run.tags).is_tick:
+    if RunMode.of(context.run.tags).is_tick:
         return int((datetime.now(UTC) - RECENT_WINDOW).timestamp() * 1000)
     return 0
 
 
 def series_in_run(context: dg.AssetCheckExecutionContext) -> dict[Timeframe, list[str]]:
     by_tf: dict[Timeframe, list[str]] = defaultdict(list)
-    for key in context.op_execution_context.partition_keys:
+    for key in context.partition_keys:
         ticker, tf = split_candle_key(key)
         by_tf[tf].append(ticker)
     return by_tf
@@ -66,9 +65,91 @@ def series_in_run(context: dg.AssetCheckExecutionContext) -> dict[Timeframe, lis
 def stored_ts(
     store: CandleStore, tf: Timeframe, tickers: list[str], since_ms: int = 0
 ) -> dict[str, npt.NDArray[np.int64]]:
-    with store.connection() as conn, conn.cursor() as cur:
-        cur.execute(_sql("series_ts.sql", tf), {"tickers": tickers, "tf": tf, "since": since_ms})
-        return {str(t): np.array(ts, dtype=np.int64) for t, ts in cur.fetchall()}
+    """Kept for defs/candles/schedules.py until it calls `store.bar_timestamps` itself."""
+    return store.bar_timestamps(tf, tickers, since_ms)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What is wrong with one series: a line for the description, and numbers for the metadata."""
+
+    detail: str
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _latest_materializations(
+    instance: dg.DagsterInstance, asset_key: dg.AssetKey, partition_keys: Sequence[str]
+) -> dict[str, AssetCheckEvaluationTargetMaterializationData]:
+    """The newest materialization of each partition, in two queries however many partitions there are.
+
+    An evaluation must name it: the UI shows a partition's check status only while the evaluation
+    targets that partition's newest materialization.
+    """
+    storage_ids = instance.get_latest_storage_id_by_partition(
+        asset_key, dg.DagsterEventType.ASSET_MATERIALIZATION, set(partition_keys)
+    )
+    if not storage_ids:
+        return {}
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=asset_key, storage_ids=list(storage_ids.values())), limit=len(storage_ids)
+    ).records
+    return {
+        str(r.partition_key): AssetCheckEvaluationTargetMaterializationData(
+            storage_id=r.storage_id, run_id=r.run_id, timestamp=r.timestamp
+        )
+        for r in records
+    }
+
+
+def bar_time(ts_ms: int) -> dg.TimestampMetadataValue:
+    """A bar's ts as metadata the UI shows as a time, not as a number to plot."""
+    return dg.MetadataValue.timestamp(ts_ms / 1000)
+
+
+def per_partition(
+    context: dg.AssetCheckExecutionContext,
+    findings: Mapping[tuple[str, Timeframe], Finding],
+    what: str,
+    severity: dg.AssetCheckSeverity,
+    metadata: Mapping[str, Any] | None = None,
+) -> PartitionedCheckOutput:
+    """One evaluation per (ticker, tf) partition of the run; a series without a finding passes.
+
+    `AssetCheckResult` takes its partition from the step, and a range run's step has none, so the
+    evaluations are built here with their partition: each fills the row Dagster planned for that
+    partition when the run started.  The checks' queries already ran, one per timeframe.
+    """
+    spec = context.check_specs[0]
+    keys = list(context.partition_keys)
+    targets = _latest_materializations(context.instance, spec.asset_key, keys)
+    for key in keys:
+        ticker, tf = split_candle_key(key)
+        finding = findings.get((ticker, tf))
+        yield dg.AssetCheckEvaluation(
+            asset_key=spec.asset_key,
+            check_name=spec.name,
+            passed=finding is None,
+            severity=severity,
+            description=f"{ticker} {tf}: {what}: {finding.detail}" if finding else None,
+            metadata={"ticker": ticker, "tf": tf, **(metadata or {}), **(finding.metadata if finding else {})},
+            target_materialization_data=targets.get(key),
+            blocking=spec.blocking,
+            partition=key,
+        )
+    yield dg.Output(None)
+
+
+def candle_check(
+    *, description: str, blocking: bool = False
+) -> Callable[[Callable[..., PartitionedCheckOutput]], dg.AssetChecksDefinition]:
+    """`@dg.asset_check` on candles, per (ticker, tf) partition, for a check that yields `per_partition`.
+
+    Dagster runs generator checks, but its annotation admits only a returned `AssetCheckResult`.
+    """
+    decorator = dg.asset_check(
+        asset=candles, partitions_def=candle_partitions, blocking=blocking, description=description
+    )
+    return cast(Callable[[Callable[..., PartitionedCheckOutput]], dg.AssetChecksDefinition], decorator)
 
 
 def off_grid(ts: npt.NDArray[np.int64], tf: Timeframe, calendar: TradingCalendar) -> npt.NDArray[np.int64]:
@@ -87,85 +168,67 @@ def off_grid(ts: npt.NDArray[np.int64], tf: Timeframe, calendar: TradingCalendar
     return np.asarray(ts[~(on_time & trading[inverse])], dtype=np.int64)
 
 
-def _result(
-    failing: dict[str, str], checked: int, description: str, severity: dg.AssetCheckSeverity
-) -> dg.AssetCheckResult:
-    sample = dict(sorted(failing.items())[:SAMPLE])
-    return dg.AssetCheckResult(
-        passed=not failing,
-        severity=severity,
-        description=description if failing else None,
-        metadata={
-            "series_checked": checked,
-            "series_failing": len(failing),
-            "failing_sample": dg.MetadataValue.json(sample),
-        },
-    )
-
-
-@dg.asset_check(
-    asset=candles,
+@candle_check(
     blocking=True,
     description="Every bar has l <= min(o, c) <= max(o, c) <= h and v >= 0.",
 )
-def ohlc_sanity(context: dg.AssetCheckExecutionContext, timescale: TimescaleResource) -> dg.AssetCheckResult:
+def ohlc_sanity(context: dg.AssetCheckExecutionContext, timescale: TimescaleResource) -> PartitionedCheckOutput:
+    """Blocking, per partition: each (ticker, tf) of the run gets its own result; if any fails, the
+    step fails after reporting them all, so nothing downstream of candles runs in this run, for any
+    of its partitions.  The bars are already committed: a failed partition stays red in the checks
+    tab until a later run of the check passes."""
     store = timescale.store()
-    failing: dict[str, str] = {}
-    by_tf = series_in_run(context)
-    with store.connection() as conn, conn.cursor() as cur:
-        for tf, tickers in by_tf.items():
-            cur.execute(
-                _sql("ohlc_violations.sql", tf), {"tickers": tickers, "tf": tf, "since": check_since_ms(context)}
-            )
-            for ticker, bad, first_bad in cur.fetchall():
-                failing[f"{ticker} {tf}"] = f"{bad} bad bars, first at ts={first_bad}"
-    return _result(
-        failing,
-        sum(map(len, by_tf.values())),
-        "bars with impossible OHLC or volume",
-        dg.AssetCheckSeverity.ERROR,
-    )
+    findings = {
+        (ticker, tf): Finding(
+            f"{bad} bad bars, first at ts={first}", {"bad_bars": bad, "first_bad_bar": bar_time(first)}
+        )
+        for tf, tickers in series_in_run(context).items()
+        for ticker, (bad, first) in store.ohlc_violations(tf, tickers, check_since_ms(context)).items()
+    }
+    yield from per_partition(context, findings, "bars with impossible OHLC or volume", dg.AssetCheckSeverity.ERROR)
 
 
-@dg.asset_check(
-    asset=candles,
+@candle_check(
     blocking=True,
     description="Every bar opens on its timeframe's session grid (Asia/Ho_Chi_Minh) on a trading day.",
 )
-def bar_alignment(context: dg.AssetCheckExecutionContext, timescale: TimescaleResource) -> dg.AssetCheckResult:
+def bar_alignment(context: dg.AssetCheckExecutionContext, timescale: TimescaleResource) -> PartitionedCheckOutput:
+    """Blocking, per partition, exactly as `ohlc_sanity` is."""
     store = timescale.store()
     calendar = observed_calendar(store)
-    failing: dict[str, str] = {}
-    by_tf = series_in_run(context)
-    for tf, tickers in by_tf.items():
-        for ticker, ts in stored_ts(store, tf, tickers, check_since_ms(context)).items():
+    findings = {}
+    for tf, tickers in series_in_run(context).items():
+        for ticker, ts in store.bar_timestamps(tf, tickers, check_since_ms(context)).items():
             bad = off_grid(ts, tf, calendar)
             if len(bad):
-                failing[f"{ticker} {tf}"] = f"{len(bad)} bars off the grid, first at ts={int(bad[0])}"
-    return _result(failing, sum(map(len, by_tf.values())), "bars off the session grid", dg.AssetCheckSeverity.ERROR)
+                findings[ticker, tf] = Finding(
+                    f"{len(bad)} bars off the grid, first at ts={int(bad[0])}",
+                    {"off_grid_bars": len(bad), "first_off_grid_bar": bar_time(int(bad[0]))},
+                )
+    yield from per_partition(context, findings, "bars off the session grid", dg.AssetCheckSeverity.ERROR)
 
 
-@dg.asset_check(
-    asset=candles,
+@candle_check(
     description="No bar missing between a series' first and newest bar, against the trading calendar "
     "corrected by VNINDEX's own trading dates. Weekends and holidays are never gaps.",
 )
-def no_gaps(context: dg.AssetCheckExecutionContext, timescale: TimescaleResource) -> dg.AssetCheckResult:
+def no_gaps(context: dg.AssetCheckExecutionContext, timescale: TimescaleResource) -> PartitionedCheckOutput:
     store = timescale.store()
     calendar = observed_calendar(store)
-    failing: dict[str, str] = {}
-    by_tf = series_in_run(context)
-    missing_total = 0
-    for tf, tickers in by_tf.items():
-        for ticker, ts in stored_ts(store, tf, tickers, check_since_ms(context)).items():
+    findings = {}
+    for tf, tickers in series_in_run(context).items():
+        for ticker, ts in store.bar_timestamps(tf, tickers, check_since_ms(context)).items():
             gaps = find_gaps(ticker, tf, ts, calendar)
             if gaps.missing_ts:
-                missing_total += len(gaps.missing_ts)
-                failing[f"{ticker} {tf}"] = (
-                    f"{len(gaps.missing_ts)} of {gaps.expected} bars missing, first at ts={gaps.first_missing}"
+                findings[ticker, tf] = Finding(
+                    f"{len(gaps.missing_ts)} of {gaps.expected} bars missing, first at ts={gaps.first_missing}",
+                    {
+                        "bars_missing": len(gaps.missing_ts),
+                        "bars_expected": gaps.expected,
+                        "first_missing_bar": bar_time(int(gaps.missing_ts[0])),
+                    },
                 )
-    result = _result(failing, sum(map(len, by_tf.values())), "series with missing bars", dg.AssetCheckSeverity.WARN)
-    return result.with_metadata({**result.metadata, "bars_missing": missing_total})
+    yield from per_partition(context, findings, "missing bars", dg.AssetCheckSeverity.WARN)
 
 
 def bar_due(ts: int, tf: Timeframe) -> datetime:
@@ -189,27 +252,32 @@ def expected_newest(tf: Timeframe, now: datetime, calendar: TradingCalendar) -> 
     raise ValueError(f"no trading day in the 60 days before {now.isoformat()}")
 
 
-@dg.asset_check(
-    asset=candles,
+@candle_check(
     description="The newest bar is stored within FRESHNESS_LAG of its close (1d: 1 h after 15:00 ICT; 1h: 1 h; "
     "15m: 30 min), judged against the trading calendar.",
 )
-def freshness(context: dg.AssetCheckExecutionContext, timescale: TimescaleResource) -> dg.AssetCheckResult:
+def freshness(context: dg.AssetCheckExecutionContext, timescale: TimescaleResource) -> PartitionedCheckOutput:
     store = timescale.store()
     calendar = observed_calendar(store)
     now = datetime.now(UTC)
-    failing: dict[str, str] = {}
-    by_tf = series_in_run(context)
-    for tf, tickers in by_tf.items():
+    findings = {}
+    for tf, tickers in series_in_run(context).items():
         want = expected_newest(tf, now, calendar)
         newest = store.newest_ts(tf, tickers)
         for ticker in tickers:
             have = newest.get(ticker)
             if have is None or have < want:
-                failing[f"{ticker} {tf}"] = f"newest bar ts={have}, expected >= {want}"
-    return _result(failing, sum(map(len, by_tf.values())), "stale series", dg.AssetCheckSeverity.WARN)
+                findings[ticker, tf] = Finding(
+                    f"newest bar ts={have}, expected >= {want}",
+                    {
+                        "newest_bar": bar_time(have) if have is not None else "none",
+                        "expected_newest_bar": bar_time(want),
+                    },
+                )
+    yield from per_partition(context, findings, "stale series", dg.AssetCheckSeverity.WARN)
 
 
+# Not partitioned: it judges the market calendar, once per run, whichever partitions the run covers.
 @dg.asset_check(
     asset=candles,
     description="The rule-based trading calendar agrees with the dates on which VNINDEX actually traded.",

@@ -1,24 +1,29 @@
 """Checks on the stored articles: complete fetched rows block; failure share and freshness warn."""
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import dagster as dg
 
 from vietmarket_core.market import VN_TZ
+from vietmarket_core.sqlfiles import load_sql
 from vietmarket_pipelines.calendar import TradingCalendar
 from vietmarket_pipelines.defs.common.resources import TimescaleResource
 from vietmarket_pipelines.defs.news.assets import news_articles
-from vietmarket_pipelines.defs.news.store import sql
 
 MAX_FAILED_SHARE = 0.2
 FRESHNESS = timedelta(hours=6)
 
 
+def _read(timescale: TimescaleResource, name: str) -> list[tuple[Any, ...]]:
+    """The rows of the check query `name`, read through the store's retries."""
+    query = load_sql(__package__ or "vietmarket_pipelines.defs.news", name)
+    return timescale.store().rows(name, query)
+
+
 @dg.asset_check(asset=news_articles, blocking=True, description="No fetched article lacks a title or a publish time.")
 def fetched_articles_are_complete(timescale: TimescaleResource) -> dg.AssetCheckResult:
-    with timescale.store().connection() as conn, conn.cursor() as cur:
-        cur.execute(sql("check_fetched_complete.sql"))
-        bad = [url for (url,) in cur.fetchall()]
+    bad = [str(url) for (url,) in _read(timescale, "check_fetched_complete.sql")]
     return dg.AssetCheckResult(
         passed=not bad, severity=dg.AssetCheckSeverity.ERROR, metadata={"incomplete": len(bad), "sample": bad[:5]}
     )
@@ -26,9 +31,7 @@ def fetched_articles_are_complete(timescale: TimescaleResource) -> dg.AssetCheck
 
 @dg.asset_check(asset=news_articles, description=f"Under {MAX_FAILED_SHARE:.0%} of the last day's pages failed.")
 def failed_fetch_share(timescale: TimescaleResource) -> dg.AssetCheckResult:
-    with timescale.store().connection() as conn, conn.cursor() as cur:
-        cur.execute(sql("check_failed_share.sql"))
-        failed, attempted = cur.fetchone()  # type: ignore[misc]
+    ((failed, attempted),) = _read(timescale, "check_failed_share.sql")
     share = failed / attempted if attempted else 0.0
     return dg.AssetCheckResult(
         passed=share < MAX_FAILED_SHARE,
@@ -46,9 +49,7 @@ def is_stale(newest: datetime | None, now: datetime, calendar: TradingCalendar) 
 
 @dg.asset_check(asset=news_articles, description=f"On trading days, an article within the last {FRESHNESS}.")
 def news_freshness(timescale: TimescaleResource) -> dg.AssetCheckResult:
-    with timescale.store().connection() as conn, conn.cursor() as cur:
-        cur.execute(sql("check_newest_article.sql"))
-        (newest,) = cur.fetchone()  # type: ignore[misc]
+    ((newest,),) = _read(timescale, "check_newest_article.sql")
     now = datetime.now(UTC)
     return dg.AssetCheckResult(
         passed=not is_stale(newest, now, TradingCalendar()),
