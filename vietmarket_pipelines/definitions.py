@@ -3,7 +3,7 @@
 import dagster as dg
 
 from vietmarket_pipelines.defs.candles.assets import candles
-from vietmarket_pipelines.defs.candles.checks import CANDLE_CHECKS
+from vietmarket_pipelines.defs.candles.checks import CANDLE_CHECKS, candles_convex_mirror_in_sync
 from vietmarket_pipelines.defs.candles.io_manager import TimescaleCandleIOManager
 from vietmarket_pipelines.defs.candles.schedules import (
     candles_close_schedule,
@@ -11,9 +11,8 @@ from vietmarket_pipelines.defs.candles.schedules import (
     candles_latest_schedule,
     candles_repair_schedule,
 )
-from vietmarket_pipelines.defs.convex.checks import CONVEX_CHECKS
 from vietmarket_pipelines.defs.news.assets import news_articles, news_backfill
-from vietmarket_pipelines.defs.news.checks import NEWS_CHECKS
+from vietmarket_pipelines.defs.news.checks import NEWS_CHECKS, news_convex_mirror_in_sync
 from vietmarket_pipelines.defs.news.schedules import news_job, news_schedule
 from vietmarket_pipelines.defs.universe.assets import symbols
 from vietmarket_pipelines.defs.universe.schedules import universe_job, universe_schedule
@@ -34,7 +33,8 @@ defs = dg.Definitions(
     # One asset and its checks per run: a subprocess per step would only add start-up time.
     executor=dg.in_process_executor,
     assets=[symbols, candles, news_articles, news_backfill],
-    asset_checks=[*CANDLE_CHECKS, *NEWS_CHECKS, *CONVEX_CHECKS],
+    # The mirror's in-sync checks stand apart: they only mean something where Convex is configured.
+    asset_checks=[*CANDLE_CHECKS, candles_convex_mirror_in_sync, *NEWS_CHECKS, news_convex_mirror_in_sync],
     jobs=[candles_job, universe_job, news_job],
     schedules=[
         candles_latest_schedule,

@@ -11,13 +11,12 @@ import pytest
 from tests.conftest import MigratedDatabase
 from vietmarket_core.market import Timeframe
 from vietmarket_pipelines.defs.candles.assets import candles
-from vietmarket_pipelines.defs.candles.checks import CANDLE_CHECKS
+from vietmarket_pipelines.defs.candles.checks import CANDLE_CHECKS, candles_convex_mirror_in_sync
 from vietmarket_pipelines.defs.candles.io_manager import TimescaleCandleIOManager
 from vietmarket_pipelines.defs.candles.partitions import TICKERS, candle_key, range_tags
 from vietmarket_pipelines.defs.common.convex_mirror import ConvexMirrorResource
 from vietmarket_pipelines.defs.common.market_data import MarketDataResource
 from vietmarket_pipelines.defs.common.resources import TimescaleResource
-from vietmarket_pipelines.defs.convex.checks import candles_convex_mirror_in_sync
 from vietmarket_pipelines.defs.universe.assets import symbols
 from vietmarket_pipelines.simulator.server import SimulatorServer
 

@@ -170,7 +170,7 @@ def test_one_bad_ticker_fails_alone_in_a_range(
     assert {k for k, e in accepted.items() if not e.passed} == {"1d|VNM"}
     assert accepted["1d|FPT"].passed and accepted["1d|VCB"].passed
     problem = accepted["1d|VNM"].description or ""
-    assert problem.startswith("vci VNM 1d: ") and "< l" in problem, problem
+    assert "fetch rejected: vci VNM 1d: " in problem and "< l" in problem, problem
     # A blocking ERROR check failed, so the run is red, though everything else was recorded.
     assert not result.success
     # The next run retries the rejected partition.

@@ -96,6 +96,6 @@ def a_backfill_with_one_malformed_payload_fails_that_partition_alone(
         t: stack.graphql(CHECK_EXECUTIONS, {"partition": f"15m|{t}"})["assetCheckExecutions"][0] for t in tickers[:8]
     }
     assert verdicts[bad]["evaluation"]["success"] is False, verdicts[bad]
-    assert verdicts[bad]["evaluation"]["description"].startswith(f"vci {bad} 15m: "), verdicts[bad]
+    assert f"fetch rejected: vci {bad} 15m: " in verdicts[bad]["evaluation"]["description"], verdicts[bad]
     assert "negative volume" in verdicts[bad]["evaluation"]["description"]
     assert all(verdicts[t]["evaluation"]["success"] for t in good), verdicts

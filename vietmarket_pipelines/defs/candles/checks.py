@@ -17,18 +17,19 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
 
 from vietmarket_core.market import BAR_MS, VN_TZ, Timeframe, trading_date_of
 from vietmarket_pipelines.calendar import AFTERNOON, BAR_OPENS, TradingCalendar
+from vietmarket_pipelines.convex.mirror import series_key
 from vietmarket_pipelines.defs.candles.assets import candles
 from vietmarket_pipelines.defs.candles.calendar_truth import (
     cross_check,
     observed_calendar,
     vnindex_trading_dates,
 )
-from vietmarket_pipelines.defs.candles.fetch_check import candles_fetch_accepted
 from vietmarket_pipelines.defs.candles.gaps import find_gaps
+from vietmarket_pipelines.defs.candles.io_manager import REJECTED_KEY
 from vietmarket_pipelines.defs.candles.partitions import candle_partitions, split_candle_key
+from vietmarket_pipelines.defs.common.convex_mirror import ConvexMirrorResource
 from vietmarket_pipelines.defs.common.resources import TimescaleResource
 from vietmarket_pipelines.defs.common.run_tags import RunMode
-from vietmarket_pipelines.timescale.candle_store import CandleStore
 
 # How old the newest bar may be, past the bar open the calendar expects, before it is stale.
 FRESHNESS_LAG: dict[Timeframe, timedelta] = {
@@ -60,13 +61,6 @@ def series_in_run(context: dg.AssetCheckExecutionContext) -> dict[Timeframe, lis
         ticker, tf = split_candle_key(key)
         by_tf[tf].append(ticker)
     return by_tf
-
-
-def stored_ts(
-    store: CandleStore, tf: Timeframe, tickers: list[str], since_ms: int = 0
-) -> dict[str, npt.NDArray[np.int64]]:
-    """Kept for defs/candles/schedules.py until it calls `store.bar_timestamps` itself."""
-    return store.bar_timestamps(tf, tickers, since_ms)
 
 
 @dataclass(frozen=True)
@@ -304,8 +298,63 @@ def calendar_matches_vnindex(timescale: TimescaleResource) -> dg.AssetCheckResul
     )
 
 
+def rejections_in_run(instance: dg.DagsterInstance, run_id: str) -> dict[str, str]:
+    """Partition key -> why its fetch was rejected, from this run's candle materializations.
+
+    The IO manager records a rejection on the partition's own materialization, so the verdict
+    travels with the run through Dagster's event log: one paged read, however many partitions.
+    """
+    rejected: dict[str, str] = {}
+    cursor = None
+    while True:
+        page = instance.get_records_for_run(
+            run_id, cursor=cursor, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION, limit=5_000
+        )
+        for record in page.records:
+            event = record.asset_materialization
+            if event is not None and event.asset_key == candles.key and REJECTED_KEY in event.metadata:
+                rejected[str(event.partition)] = str(event.metadata[REJECTED_KEY].value)
+        if not page.has_more:
+            return rejected
+        cursor = page.cursor
+
+
+@candle_check(
+    blocking=True,
+    description="The provider's answer for this partition was accepted. A rejected partition (a malformed "
+    "payload, a provider that kept failing) has nothing written and fails here alone, naming provider, "
+    "ticker, timeframe and the problem; the next tick fetches it again.",
+)
+def fetch_accepted(context: dg.AssetCheckExecutionContext) -> PartitionedCheckOutput:
+    """Blocking, per partition: a rejected partition turns the run red after every other partition
+    was written, materialized and checked (why this lives in a check: ARCHITECTURE.md)."""
+    findings = {}
+    for key, problem in rejections_in_run(context.instance, context.run.run_id).items():
+        ticker, tf = split_candle_key(key)
+        findings[ticker, tf] = Finding(problem, {"problem": problem})
+    yield from per_partition(context, findings, "fetch rejected", dg.AssetCheckSeverity.ERROR)
+
+
+@candle_check(description="Every mirrored series of this run reached Convex.")
+def candles_convex_mirror_in_sync(
+    context: dg.AssetCheckExecutionContext, timescale: TimescaleResource, convex: ConvexMirrorResource
+) -> PartitionedCheckOutput:
+    series = [(ticker, tf) for tf, tickers in series_in_run(context).items() for ticker in tickers]
+    if not convex.enabled:
+        yield from per_partition(context, {}, "", dg.AssetCheckSeverity.WARN, {"convex_mirror": "off"})
+        return
+    # One read for the whole run, however many partitions it covers.
+    out = convex.out_of_sync(timescale.store(), [series_key(t, tf) for t, tf in series])
+    findings = {
+        (t, tf): Finding(out[series_key(t, tf)], {"mirror_state": out[series_key(t, tf)]})
+        for t, tf in series
+        if series_key(t, tf) in out
+    }
+    yield from per_partition(context, findings, "not mirrored to Convex", dg.AssetCheckSeverity.WARN)
+
+
 CANDLE_CHECKS: Sequence[dg.AssetChecksDefinition] = (
-    candles_fetch_accepted,
+    fetch_accepted,
     ohlc_sanity,
     bar_alignment,
     no_gaps,

@@ -10,7 +10,6 @@ from vietmarket_core.market import TIMEFRAMES, VN_TZ, Timeframe, trading_date_of
 from vietmarket_pipelines.calendar import AFTERNOON, MORNING, TradingCalendar
 from vietmarket_pipelines.defs.candles.assets import candles
 from vietmarket_pipelines.defs.candles.calendar_truth import observed_calendar
-from vietmarket_pipelines.defs.candles.checks import stored_ts
 from vietmarket_pipelines.defs.candles.gaps import find_gaps
 from vietmarket_pipelines.defs.candles.partitions import TICKERS, candle_key, range_tags
 from vietmarket_pipelines.defs.common.market_data import MarketDataResource
@@ -136,7 +135,7 @@ def gap_repairs(timescale: TimescaleResource, when: datetime) -> Iterator[tuple[
                 suspects.append(ticker)
         if not suspects:
             continue
-        for ticker, ts in stored_ts(store, tf, suspects).items():
+        for ticker, ts in store.bar_timestamps(tf, suspects).items():
             gaps = find_gaps(ticker, tf, np.asarray(ts), calendar)
             if gaps.first_missing is not None:
                 yield ticker, tf, trading_date_of(gaps.first_missing, tf).isoformat()

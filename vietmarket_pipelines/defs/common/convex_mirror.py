@@ -8,7 +8,8 @@ import psycopg2.extensions
 from pydantic import Field
 
 from vietmarket_core.market import TIMEFRAMES, Timeframe
-from vietmarket_pipelines.convex.mirror import ConvexMirror, MirrorReport
+from vietmarket_pipelines.convex.mirror import ConvexMirror, MirrorReport, mirror_sql
+from vietmarket_pipelines.timescale.candle_store import CandleStore
 
 Connect = Callable[[], AbstractContextManager[psycopg2.extensions.connection]]
 
@@ -56,6 +57,12 @@ class ConvexMirrorResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
     def mirror_news(self, connect: Connect) -> MirrorReport:
         return self._pass(connect, lambda mirror: mirror.mirror_news())
+
+    def out_of_sync(self, store: CandleStore, series: Sequence[str]) -> dict[str, str]:
+        """Why each listed mirror series (e.g. `series_key(ticker, tf)`) is out of sync: "pending" and/or
+        its last error; a series in sync is absent."""
+        rows = store.rows("convex sync status", mirror_sql("sync_status.sql"), {"series": list(series)})
+        return {str(s): f"{'pending' if p else ''} {e or ''}".strip() for s, p, e, _ in rows}
 
     def _pass(self, connect: Connect, run: Callable[[ConvexMirror], MirrorReport]) -> MirrorReport:
         if not self.enabled:

@@ -8,6 +8,8 @@ import dagster as dg
 from vietmarket_core.market import VN_TZ
 from vietmarket_core.sqlfiles import load_sql
 from vietmarket_pipelines.calendar import TradingCalendar
+from vietmarket_pipelines.convex.mirror import NEWS_SERIES
+from vietmarket_pipelines.defs.common.convex_mirror import ConvexMirrorResource
 from vietmarket_pipelines.defs.common.resources import TimescaleResource
 from vietmarket_pipelines.defs.news.assets import news_articles
 
@@ -56,6 +58,15 @@ def news_freshness(timescale: TimescaleResource) -> dg.AssetCheckResult:
         severity=dg.AssetCheckSeverity.WARN,
         metadata={"newest_published_at": str(newest), "checked_at": now.isoformat()},
     )
+
+
+@dg.asset_check(asset=news_articles, description="The news slice reached Convex.")
+def news_convex_mirror_in_sync(timescale: TimescaleResource, convex: ConvexMirrorResource) -> dg.AssetCheckResult:
+    if not convex.enabled:
+        return dg.AssetCheckResult(passed=True, metadata={"convex_mirror": "off"})
+    out = convex.out_of_sync(timescale.store(), [NEWS_SERIES])
+    metadata: dict[str, Any] = {"out_of_sync": len(out), "sample": [f"{s}: {why}" for s, why in out.items()][:10]}
+    return dg.AssetCheckResult(passed=not out, severity=dg.AssetCheckSeverity.WARN, metadata=metadata)
 
 
 NEWS_CHECKS = (fetched_articles_are_complete, failed_fetch_share, news_freshness)

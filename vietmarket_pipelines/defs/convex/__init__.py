@@ -1,1 +1,0 @@
-"""The optional Convex mirror as Dagster sees it: its resource and its in-sync checks."""
