@@ -34,49 +34,27 @@ query CheckPartition($assetKey: AssetKeyInput!, $checkName: String!, $partition:
   }
 }
 """
-# Every partitioned check's status per partition: ticker ranges, each with its tf statuses.
-CHECK_STATUSES_QUERY = """
-query CheckStatuses($assetKey: AssetKeyInput!) {
-  assetNodeOrError(assetKey: $assetKey) {
-    ... on AssetNode {
-      assetChecksOrError {
-        ... on AssetChecks {
-          checks {
-            name
-            partitionStatuses {
-              ... on AssetCheckMultiPartitionStatuses {
-                primaryDimensionName
-                ranges {
-                  primaryDimStartKey
-                  primaryDimEndKey
-                  secondaryDim { ... on AssetCheckDefaultPartitionStatuses { succeededPartitions failedPartitions } }
-                }
-              }
-            }
-          }
-        }
-      }
-    }
-  }
-}
-"""
-
-
-def evaluations(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
-    """The evaluation of each check in a one-partition run (the partitioned checks report per partition)."""
-    found: dict[str, dg.AssetCheckEvaluation] = {}
-    for e in result.get_asset_check_evaluations():
-        assert e.check_name not in found, f"{e.check_name} reported twice in a one-partition run"
-        found[e.check_name] = e
-    return found
 
 
 def by_partition(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, dg.AssetCheckEvaluation]]:
-    """check name -> partition key -> evaluation, for a range run."""
+    """check name -> partition key -> evaluation; "None" is the run's summary, which every check has."""
     found: dict[str, dict[str, dg.AssetCheckEvaluation]] = {}
     for e in result.get_asset_check_evaluations():
         assert str(e.partition) not in found.setdefault(e.check_name, {}), (e.check_name, e.partition)
         found[e.check_name][str(e.partition)] = e
+    for name, verdicts in found.items():
+        assert "None" in verdicts, f"{name} has no run summary"
+    return found
+
+
+def evaluations(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
+    """Each check's verdict on the one partition of a one-partition run (the summary for run-level checks)."""
+    found: dict[str, dg.AssetCheckEvaluation] = {}
+    for name, verdicts in by_partition(result).items():
+        per_partition = [e for k, e in verdicts.items() if k != "None"]
+        assert len(per_partition) <= 1, f"{name} reported {len(per_partition)} partitions in a one-partition run"
+        found[name] = per_partition[0] if per_partition else verdicts["None"]
+        assert found[name].passed == verdicts["None"].passed, f"{name}: the summary disagrees with the partition"
     return found
 
 
@@ -96,7 +74,7 @@ def test_clean_series_pass_every_check(
     checks = by_partition(result)
     both = {str(candle_key(t, "1d")) for t in ("VCB", "FPT")}
     for name in ("ohlc_sanity", "bar_alignment", "no_gaps"):
-        assert set(checks[name]) == both and all(e.passed for e in checks[name].values()), name
+        assert set(checks[name]) == {*both, "None"} and all(e.passed for e in checks[name].values()), name
     # The market calendar is judged once per run, not per partition.
     assert set(checks["calendar_matches_vnindex"]) == {"None"}
 
@@ -126,18 +104,21 @@ def test_a_range_run_reports_every_partition_and_fails_only_the_bad_one(
     result = materialize_candles(instance, clean_db, sim, tickers, "1d", checks=True)
     assert not result.success  # ohlc_sanity blocks the whole run
     sanity = by_partition(result)["ohlc_sanity"]
+    summary = sanity.pop("None")
     bad = str(candle_key("HPG", "1d"))
     assert set(sanity) == {str(candle_key(t, "1d")) for t in tickers}
     assert [k for k, e in sanity.items() if not e.passed] == [bad]
     assert str(sanity[bad].description).startswith("HPG 1d: ")
-    # Dagster stores one row per partition, each targeting that partition's newest materialization:
-    # what the checks tab shows.
+    assert not summary.passed and summary.metadata["partitions_failing"].value == 1
+    # Dagster stores one row per partition, each targeting that partition's newest materialization
+    # (what the checks tab lists), beside the run's summary row.
     infos = {
         i.partition_key: i
         for i in instance.event_log_storage.get_asset_check_partition_info(
             [dg.AssetCheckKey(candles.key, "ohlc_sanity")]
         )
     }
+    assert infos.pop(None).latest_execution_status.value == "FAILED"
     assert {k: i.latest_execution_status.value for k, i in infos.items()} == {
         k: "FAILED" if k == bad else "SUCCEEDED" for k in sanity
     }
@@ -146,25 +127,17 @@ def test_a_range_run_reports_every_partition_and_fails_only_the_bad_one(
     with in_process_test_workspace(
         instance, LoadableTargetOrigin(module_name="vietmarket_pipelines.definitions")
     ) as workspace:
-        variables = {"assetKey": {"path": ["candles"]}, "checkName": "ohlc_sanity", "partition": bad}
-        (execution,) = execute_dagster_graphql(workspace, CHECK_PARTITION_QUERY, variables).data["assetCheckExecutions"]
-        assert execution["partition"] == bad and execution["status"] == "FAILED"
-        assert execution["evaluation"]["description"].startswith("HPG 1d: ")
-        # The webserver resolves dynamic partitions against its instance; this resolver needs to be told.
-        with dg.partition_loading_context(dynamic_partitions_store=instance):
-            statuses = execute_dagster_graphql(workspace, CHECK_STATUSES_QUERY, {"assetKey": {"path": ["candles"]}})
-        checks = statuses.data["assetNodeOrError"]["assetChecksOrError"]["checks"]
-        sanity = next(c for c in checks if c["name"] == "ohlc_sanity")["partitionStatuses"]
-        # Ranges of the primary dimension, each with the other dimension's keys by status.
-        assert sanity["primaryDimensionName"] == "tf"
-        failed = {
-            f"{r['primaryDimStartKey']}|{t}" for r in sanity["ranges"] for t in r["secondaryDim"]["failedPartitions"]
-        }
-        passed = {
-            f"{r['primaryDimStartKey']}|{t}" for r in sanity["ranges"] for t in r["secondaryDim"]["succeededPartitions"]
-        }
-        assert failed == {bad} and passed == {str(candle_key(t, "1d")) for t in ("FPT", "VCB")}
-        assert next(c for c in checks if c["name"] == "calendar_matches_vnindex")["partitionStatuses"] is None
+        status = {}
+        for key in sanity:
+            variables = {"assetKey": {"path": ["candles"]}, "checkName": "ohlc_sanity", "partition": key}
+            (execution,) = execute_dagster_graphql(workspace, CHECK_PARTITION_QUERY, variables).data[
+                "assetCheckExecutions"
+            ]
+            assert execution["partition"] == key
+            status[key] = execution["status"]
+            if key == bad:
+                assert execution["evaluation"]["description"].startswith("HPG 1d: ")
+        assert status == {k: "FAILED" if k == bad else "SUCCEEDED" for k in sanity}
 
 
 def test_a_bar_in_the_lunch_break_fails_alignment(

@@ -73,8 +73,11 @@ def mirror_status(result: dg.ExecuteInProcessResult) -> set[str]:
 def sync_check(result: dg.ExecuteInProcessResult) -> bool:
     """Whether the in-sync check passed for every series of the run (it reports one result per partition)."""
     evaluations = [c for c in result.get_asset_check_evaluations() if "convex" in c.check_name]
+    (summary,) = [c for c in evaluations if c.partition is None]
+    per_partition = [c for c in evaluations if c.partition is not None]
     materialized = sorted(str(e.partition) for e in result.get_asset_materialization_events())
-    assert sorted(str(c.partition) for c in evaluations) == materialized
+    assert sorted(str(c.partition) for c in per_partition) == materialized
+    assert summary.passed == all(c.passed for c in per_partition)
     return all(c.passed for c in evaluations)
 
 

@@ -26,7 +26,7 @@ from vietmarket_pipelines.defs.candles.calendar_truth import (
 )
 from vietmarket_pipelines.defs.candles.gaps import find_gaps
 from vietmarket_pipelines.defs.candles.io_manager import REJECTED_KEY
-from vietmarket_pipelines.defs.candles.partitions import candle_partitions, split_candle_key
+from vietmarket_pipelines.defs.candles.partitions import split_candle_key
 from vietmarket_pipelines.defs.common.convex_mirror import ConvexMirrorResource
 from vietmarket_pipelines.defs.common.resources import TimescaleResource
 from vietmarket_pipelines.defs.common.run_tags import RunMode
@@ -44,8 +44,8 @@ ICT_OFFSET_MS = 7 * 3_600_000
 # (the fetch overlap and then some).  Backfills and repairs check whole series.
 RECENT_WINDOW = timedelta(days=14)
 
-# What a partitioned check yields: one evaluation per partition of the run, then its (empty) output.
-PartitionedCheckOutput = Iterator[dg.AssetCheckEvaluation | dg.Output[None]]
+# What a candle check yields: an evaluation per reported partition, then the run's summary result.
+PartitionedCheckOutput = Iterator[dg.AssetCheckEvaluation | dg.AssetCheckResult]
 
 
 def check_since_ms(context: dg.AssetCheckExecutionContext) -> int:
@@ -100,6 +100,11 @@ def bar_time(ts_ms: int) -> dg.TimestampMetadataValue:
     return dg.MetadataValue.timestamp(ts_ms / 1000)
 
 
+# Up to this many partitions a run reports every partition's verdict; a bigger run (a whole-market
+# tick) reports its failing partitions and one summary.  Why: ARCHITECTURE.md, "Checks per partition".
+EVERY_PARTITION_UP_TO = 400
+
+
 def per_partition(
     context: dg.AssetCheckExecutionContext,
     findings: Mapping[tuple[str, Timeframe], Finding],
@@ -107,16 +112,20 @@ def per_partition(
     severity: dg.AssetCheckSeverity,
     metadata: Mapping[str, Any] | None = None,
 ) -> PartitionedCheckOutput:
-    """One evaluation per (ticker, tf) partition of the run; a series without a finding passes.
+    """Per-partition verdicts of the run, then the run's summary; a series without a finding passes.
 
-    `AssetCheckResult` takes its partition from the step, and a range run's step has none, so the
-    evaluations are built here with their partition: each fills the row Dagster planned for that
-    partition when the run started.  The checks' queries already ran, one per timeframe.
+    Each verdict is an evaluation carrying its partition key, so Dagster stores it as that
+    partition's row (what the checks tab lists, and `assetCheckExecutions(partition:)` answers).
+    Failing partitions come last: the check's latest row is then a failure whenever one failed.
+    The checks' queries already ran, one per timeframe.
     """
     spec = context.check_specs[0]
     keys = list(context.partition_keys)
-    targets = _latest_materializations(context.instance, spec.asset_key, keys)
-    for key in keys:
+    failing = [k for k in keys if split_candle_key(k) in findings]
+    reported = [k for k in keys if k not in set(failing)] if len(keys) <= EVERY_PARTITION_UP_TO else []
+    reported += failing
+    targets = _latest_materializations(context.instance, spec.asset_key, reported)
+    for key in reported:
         ticker, tf = split_candle_key(key)
         finding = findings.get((ticker, tf))
         yield dg.AssetCheckEvaluation(
@@ -130,19 +139,28 @@ def per_partition(
             blocking=spec.blocking,
             partition=key,
         )
-    yield dg.Output(None)
+    yield dg.AssetCheckResult(
+        passed=not failing,
+        severity=severity,
+        description=f"{len(failing)} of {len(keys)} partitions: {what}" if failing else None,
+        metadata={
+            **(metadata or {}),
+            "partitions_checked": len(keys),
+            "partitions_failing": len(failing),
+            "failing_sample": dg.MetadataValue.json(failing[:25]),
+        },
+    )
 
 
 def candle_check(
     *, description: str, blocking: bool = False
 ) -> Callable[[Callable[..., PartitionedCheckOutput]], dg.AssetChecksDefinition]:
-    """`@dg.asset_check` on candles, per (ticker, tf) partition, for a check that yields `per_partition`.
+    """`@dg.asset_check` on candles for a check that yields `per_partition`: verdicts per (ticker, tf)
+    partition on an unpartitioned check (see EVERY_PARTITION_UP_TO).
 
     Dagster runs generator checks, but its annotation admits only a returned `AssetCheckResult`.
     """
-    decorator = dg.asset_check(
-        asset=candles, partitions_def=candle_partitions, blocking=blocking, description=description
-    )
+    decorator = dg.asset_check(asset=candles, blocking=blocking, description=description)
     return cast(Callable[[Callable[..., PartitionedCheckOutput]], dg.AssetChecksDefinition], decorator)
 
 
