@@ -79,6 +79,9 @@ def _latest_materializations(
     An evaluation must name it: the UI shows a partition's check status only while the evaluation
     targets that partition's newest materialization.
     """
+    if not partition_keys:
+        # An empty set means every partition to Dagster: a healthy whole-market tick reports none.
+        return {}
     storage_ids = instance.get_latest_storage_id_by_partition(
         asset_key, dg.DagsterEventType.ASSET_MATERIALIZATION, set(partition_keys)
     )
@@ -100,9 +103,9 @@ def bar_time(ts_ms: int) -> dg.TimestampMetadataValue:
     return dg.MetadataValue.timestamp(ts_ms / 1000)
 
 
-# Up to this many partitions a run reports every partition's verdict; a bigger run (a whole-market
+# Up to this many partitions a run reports every partition's verdict; a bigger run (a backfill chunk, a
 # tick) reports its failing partitions and one summary.  Why: ARCHITECTURE.md, "Checks per partition".
-EVERY_PARTITION_UP_TO = 400
+EVERY_PARTITION_UP_TO = 25
 
 
 def per_partition(
