@@ -23,19 +23,20 @@ _EPS = 1e-6  # in ticks: absorbs the binary error of thousands x 1000
 
 def tick_vnd(price: Prices, exchange: str) -> Prices:
     """The tick, in whole VND, at each price (thousands of VND)."""
-    vnd = np.asarray(price, dtype=np.float64) * 1000
+    return _tick_of_vnd(np.asarray(price, dtype=np.float64) * 1000, exchange)
+
+
+def _tick_of_vnd(vnd: Prices, exchange: str) -> Prices:
     if exchange != "HOSE":
         return np.full_like(vnd, FLAT_TICK)
-    tick = np.full_like(vnd, HOSE_TOP_TICK)
-    for bound, small in reversed(HOSE_LEVELS):
-        tick = np.where(vnd < bound, small, tick)
-    return tick
+    (low_bound, low_tick), (mid_bound, mid_tick) = HOSE_LEVELS
+    return np.where(vnd < low_bound, low_tick, np.where(vnd < mid_bound, mid_tick, HOSE_TOP_TICK))
 
 
 def to_grid(price: Prices, exchange: str, how: Rounding = "round") -> Prices:
     """Prices (thousands of VND) moved onto the exchange's tick grid: nearest, or the grid point below/above."""
     vnd = np.round(np.asarray(price, dtype=np.float64) * 1000, 3)
-    tick = tick_vnd(vnd / 1000, exchange)
+    tick = _tick_of_vnd(vnd, exchange)
     steps = vnd / tick
     if how == "floor":
         steps = np.floor(steps + _EPS)
