@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import httpx
@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 
 from tests.conftest import SIM_NOW
+from vietmarket_core.market import VN_TZ
 from vietmarket_pipelines.simulator.actions import CALENDAR_END
 from vietmarket_pipelines.simulator.faults import FaultRule
 from vietmarket_pipelines.simulator.market import REAL_TICKERS, SimulatedMarket
-from vietmarket_pipelines.simulator.server import SimulatorServer
+from vietmarket_pipelines.simulator.server import SimulatorServer, start_in_thread
 
 TODAY = SIM_NOW.date()
 TO = int(SIM_NOW.timestamp())
@@ -216,3 +217,13 @@ def test_finfo_routes_name_themselves_for_fault_rules(clean_sim: SimulatorServer
     assert response.status_code == 503
     assert clean_sim.simulator.requests["finfo-index-prices"] >= 1
     assert date.fromisoformat(finfo(clean_sim, FEB.format("VCB"))["data"][-1]["date"]) == TODAY
+
+
+@pytest.mark.parametrize(("hour", "last"), [(8, "2026-02-12"), (10, "2026-02-13")])
+def test_finfo_lists_a_session_once_it_has_opened(hour: int, last: str) -> None:
+    server = start_in_thread(now=datetime(2026, 2, 13, hour, 30, tzinfo=VN_TZ))
+    try:
+        rows = finfo(server, FEB.format("ACV"))["data"]
+        assert rows[-1]["date"] == last and rows[-1]["floor"] == "UPCOM"
+    finally:
+        server.shutdown()

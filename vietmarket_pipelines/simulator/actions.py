@@ -136,6 +136,10 @@ class ActionBook:
                 return dropped
             return len(self.added.pop(symbol, []))
 
+    def all(self) -> list[CorporateAction]:
+        with self.lock:
+            return [a for actions in self.added.values() for a in actions]
+
     def of(self, symbol: str) -> tuple[CorporateAction, ...]:
         with self.lock:
             return tuple(self.added.get(symbol, ()))

@@ -75,9 +75,9 @@ class FinfoQuery:
         return cls(codes, gte, lte, sort in ("date:desc", "-date"), size, page)
 
 
-def _window(full: Bars, q: FinfoQuery, open_days: int) -> npt.NDArray[np.int64]:
-    days = np.asarray(full["day"])[:open_days]
-    mask = np.ones(len(days), dtype=bool)
+def _window(full: Bars, q: FinfoQuery, last_open: int) -> npt.NDArray[np.int64]:
+    days = np.asarray(full["day"])
+    mask = days <= last_open
     if q.gte is not None:
         mask &= days >= q.gte.toordinal()
     if q.lte is not None:
@@ -120,8 +120,8 @@ def _index_columns(market: SimulatedMarket, symbol: str, full: Bars) -> Bars:
     }
 
 
-def rows(market: SimulatedMarket, q: FinfoQuery, today: date, open_days: int, index: bool) -> list[Row]:
-    """Every row the query selects, in its order, before paging; `open_days`: sessions that have opened."""
+def rows(market: SimulatedMarket, q: FinfoQuery, today: date, last_open: int, index: bool) -> list[Row]:
+    """Every row the query selects, in its order, before paging; `last_open`: the last opened session's ordinal."""
     out: list[Row] = []
     for code in q.codes:
         ticker = market.tickers.get(code)
@@ -130,7 +130,7 @@ def rows(market: SimulatedMarket, q: FinfoQuery, today: date, open_days: int, in
         full = market.prices(code, today)
         cols = _index_columns(market, code, full) if index else _stock_columns(full)
         fields = INDEX_FIELDS if index else STOCK_FIELDS
-        idx = _window(full, q, min(open_days, len(full["day"])))
+        idx = _window(full, q, last_open)
         values = {name: np.asarray(cols[key])[idx].tolist() for name, key in fields}
         dates = [date.fromordinal(int(d)).isoformat() for d in np.asarray(full["day"])[idx]]
         head = {"code": code, "floor": ticker.exchange, "type": "INDEX" if index else "STOCK"}

@@ -76,11 +76,12 @@ class Simulator:
             return np.array([_vn_midnight(int(d)) for d in days], dtype=np.int64)
         return starts[idx]
 
-    def open_sessions(self, today: date) -> int:
-        """How many of the sessions up to today have opened: a session's bars exist from 09:00 ICT."""
+    def last_open_day(self, today: date) -> int:
+        """The ordinal of the last session that has opened (a session's bars exist from 09:00 ICT), or 0."""
         ordinals = self.market.session_ordinals(today)
         starts = self._session_starts(today, ordinals)
-        return int(np.searchsorted(starts + 9 * 3600, int(self.market.now().timestamp()), "right"))
+        opened = int(np.searchsorted(starts + 9 * 3600, int(self.market.now().timestamp()), "right"))
+        return int(ordinals[opened - 1]) if opened else 0
 
     def bars(  # noqa: PLR0913 - the request's window, plus which series
         self, symbol: str, kind: str, start_s: int | None, end_s: int, count_back: int | None, view: View = "adjusted"
@@ -479,7 +480,7 @@ class Handler(BaseHTTPRequestHandler):
         q = finfo.FinfoQuery.parse(query)
         rule = self.transport_fault(route, list(q.codes), query)
         today = sim.today()
-        payload = finfo.envelope(finfo.rows(sim.market, q, today, sim.open_sessions(today), index), q)
+        payload = finfo.envelope(finfo.rows(sim.market, q, today, sim.last_open_day(today), index), q)
         if rule is not None:
             finfo.break_page(rule.fault, payload)
         self.send_json(payload)
@@ -489,8 +490,7 @@ class Handler(BaseHTTPRequestHandler):
         sim = self.server.simulator
         symbol = query.get("symbol", [None])[0]
         if symbol is None:
-            added = [a.to_json() for actions in sim.market.actions.added.values() for a in actions]
-            self.send_json({"added": added})
+            self.send_json({"added": [a.to_json() for a in sim.market.actions.all()]})
             return
         if symbol not in sim.market.tickers:
             raise ValueError(f"unknown symbol {symbol!r}")
