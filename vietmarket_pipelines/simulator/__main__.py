@@ -15,7 +15,9 @@ from vietmarket_pipelines.simulator.server import Simulator, SimulatorServer
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Local VCI/SSI/VNDirect/Vietstock stand-in over a synthetic market")
+    parser = argparse.ArgumentParser(
+        description="Local VCI/SSI/VNDirect (dchart, finfo)/Vietstock stand-in over a synthetic market"
+    )
     parser.add_argument("--host", default=os.environ.get("SIM_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("SIM_PORT", "8765")))
     parser.add_argument("--seed", type=int, default=int(os.environ.get("SIM_SEED", "7")))

@@ -14,6 +14,9 @@ PAYLOAD_FAULTS = {
     "wrong_symbol", "non_numeric", "raw_vnd",
     # Vietstock: a feed cut off mid-XML, an article page without its meta tags.
     "broken_xml", "no_meta",
+    # finfo: a page shorter than `size` while totalPages says more, a row without adClose, a raw
+    # high above its day's ceiling (see finfo.py).
+    "short_page", "missing_adclose", "band_violation",
 }  # fmt: skip
 ROUTES = {
     "vci-history",
@@ -21,6 +24,8 @@ ROUTES = {
     "ssi-history",
     "vnd-history",
     "vnd-listing",
+    "finfo-prices",
+    "finfo-index-prices",
     "vietstock-rss",
     "vietstock-article",
     "vietstock-listing",

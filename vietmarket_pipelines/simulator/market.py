@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property, lru_cache
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from vietmarket_core.market import VN_TZ
 from vietmarket_pipelines.calendar import TradingCalendar
+from vietmarket_pipelines.simulator import rules, series
+from vietmarket_pipelines.simulator.actions import ActionBook, CorporateAction, default_calendar, seed_of
 
 Bars = dict[str, npt.NDArray[Any]]
+# What VCI and SSI serve (adjusted as of the simulator's today) or what traded (VNDirect dchart).
+View = Literal["adjusted", "raw"]
 
 FIRST_SESSION = date(2000, 7, 28)  # HOSE's first trading day
 # Lunar New Year before 2018, where vn-market-calendar has no data: the simulated market closes
@@ -61,10 +64,6 @@ class SimTicker:
     base_price: float  # thousands of VND, or points
 
 
-def _seed(*parts: object) -> int:
-    return zlib.crc32("|".join(str(p) for p in parts).encode())
-
-
 # What the listing also carries and the universe must filter out: (kind, board, count).
 NON_STOCK_LISTINGS = (("CW", "HSX", 40), ("ETF", "HSX", 10), ("FU", "HNX", 6), ("BOND", "BOND", 5))
 SYMBOL_LETTERS = np.array(list("ABCDEFGHIKLMNOPQRSTUVXY"))
@@ -100,9 +99,10 @@ class _Universe:
 
 
 class SimulatedMarket:
-    def __init__(self, seed: int = 7, now: datetime | None = None) -> None:
+    def __init__(self, seed: int = 7, now: datetime | None = None, actions: ActionBook | None = None) -> None:
         self.seed = seed
         self._fixed_now = now
+        self.actions = actions or ActionBook()
 
     def now(self) -> datetime:
         return self._fixed_now or datetime.now(UTC)
@@ -153,18 +153,69 @@ class SimulatedMarket:
     def listed_stocks(self) -> list[SimTicker]:
         return [t for t in self.tickers.values() if t.kind == "STOCK" and t.board != "DELISTED"]
 
-    # ---------------------------------------------------------------- bars
-    def daily(self, symbol: str, today: date) -> Bars:
-        """Daily bars up to `today`: dates as ordinal days, prices in thousands of VND (or points)."""
-        return self._daily(symbol, today)
+    # ---------------------------------------------------------------- corporate actions
+    def is_active(self, symbol: str) -> bool:
+        """The real tickers and about a third of the others: the names with the most corporate actions."""
+        ticker = self.tickers[symbol]
+        return symbol in REAL_TICKERS.get(ticker.exchange, "").split() or seed_of(self.seed, symbol, "active") % 3 == 0
 
-    @lru_cache(maxsize=256)  # noqa: B019
-    def _daily(self, symbol: str, today: date) -> Bars:
+    @lru_cache(maxsize=4096)  # noqa: B019
+    def default_actions(self, symbol: str) -> tuple[CorporateAction, ...]:
+        ticker = self.tickers[symbol]
+        if ticker.kind != "STOCK":
+            return ()
+        return default_calendar(self.seed, symbol, ticker.listed, self.is_active(symbol))
+
+    def calendar(self, symbol: str) -> tuple[CorporateAction, ...]:
+        """Every action of `symbol`, default and added, by ex-date (an added one after a default one on a tie)."""
+        return tuple(sorted(self.default_actions(symbol) + self.actions.of(symbol), key=lambda a: a.ex_date))
+
+    def actions_in_effect(self, symbol: str, today: date) -> list[dict[str, Any]]:
+        """The calendar as the series apply it: the session each action went ex on, its cash amount, its factor."""
+        prices = self.prices(symbol, today)
+        days = np.asarray(prices["day"])
+        out = []
+        for action in self.calendar(symbol):
+            row = action.to_json()
+            i = int(np.searchsorted(days, action.ex_date.toordinal(), "left"))
+            row["ex_session"] = date.fromordinal(int(days[i])).isoformat() if i < len(days) else None
+            if action.kind == "cash_dividend" and action.amount is None and i < len(days):
+                row["amount"] = float(prices["cash"][i])
+            out.append(row)
+        return out
+
+    # ---------------------------------------------------------------- bars
+    def daily(self, symbol: str, today: date, view: View = "adjusted") -> Bars:
+        """Daily bars up to `today`: dates as ordinal days, prices in thousands of VND (or points).
+
+        "adjusted" is VCI's and SSI's series as of `today`; "raw" is what traded (VNDirect dchart),
+        on the tick grid and within each day's band.  Volumes are the traded ones in both."""
+        full = self.prices(symbol, today)
+        prefix = "ad_" if view == "adjusted" else ""
+        return {"day": full["day"], **{k: full[prefix + k] for k in "ohlc"}, "v": full["v"]}
+
+    def prices(self, symbol: str, today: date) -> Bars:
+        """finfo's view of every day: raw o/h/l/c/avg, ad_o/ad_h/ad_l/ad_c/ad_avg, ref, ceiling, floor, v,
+        and `factor` (adjusted / raw)."""
+        return self._prices(symbol, today, self.calendar(symbol))
+
+    # A full series is ~0.7 MB: enough for a few batches of 50 tickers, not the whole market.
+    @lru_cache(maxsize=192)  # noqa: B019
+    def _prices(self, symbol: str, today: date, actions: tuple[CorporateAction, ...]) -> Bars:
+        ticker = self.tickers[symbol]
+        walk = self._walk(symbol, today)
+        if ticker.kind == "INDEX":
+            return series.index_series(walk)
+        return series.build(walk, actions, ticker.exchange)
+
+    @lru_cache(maxsize=64)  # noqa: B019
+    def _walk(self, symbol: str, today: date) -> Bars:
+        """The smooth walk the prices follow: the series adjusted as of the default calendar's end."""
         ticker = self.tickers[symbol]
         ordinals = self.session_ordinals(today)
         days = ordinals[ordinals >= ticker.listed.toordinal()]
         n = len(days)
-        rng = np.random.default_rng(_seed(self.seed, symbol, "daily"))
+        rng = np.random.default_rng(seed_of(self.seed, symbol, "daily"))
         is_index = ticker.kind == "INDEX"
         vol = 0.012 if is_index else 0.022
         returns = np.clip(rng.normal(0.0002, vol, n), -0.069, 0.069)
@@ -192,11 +243,25 @@ class SimulatedMarket:
             "o": o, "h": h, "l": low_, "c": c, "v": volume,
         }  # fmt: skip
 
-    def minutes(self, symbol: str, days: list[date], today: date) -> Bars:
-        """One-minute bars of the given sessions, consistent with the daily bars: the first minute
-        opens at the daily open, the last closes at the daily close, and the minutes' extremes
-        are the daily high and low.  `t` is the bar open in unix seconds."""
-        daily = self.daily(symbol, today)
+    def minutes(self, symbol: str, days: list[date], today: date, view: View = "adjusted") -> Bars:
+        """One-minute bars of the given sessions, consistent with the daily bars of the same view: the
+        first minute opens at the daily open, the last closes at the daily close, and the minutes'
+        extremes are the daily high and low.  `t` is the bar open in unix seconds.  Raw minutes
+        trade on the tick grid; adjusted ones are them times the day's factor."""
+        raw = self._raw_minutes(symbol, days, today)
+        if view == "raw" or not len(raw["t"]):
+            return raw
+        full = self.prices(symbol, today)
+        if np.all(full["factor"] == 1.0):
+            return raw
+        index = {int(d): i for i, d in enumerate(full["day"])}
+        factor = np.asarray(full["factor"])[[index[d.toordinal()] for d in days if d.toordinal() in index]]
+        per_minute = np.repeat(factor, len(SESSION_MINUTES))
+        return {**raw, **{k: np.round(np.asarray(raw[k]) * per_minute, 2) for k in "ohlc"}}
+
+    def _raw_minutes(self, symbol: str, days: list[date], today: date) -> Bars:
+        daily = self.daily(symbol, today, "raw")
+        exchange = self.tickers[symbol].exchange if self.tickers[symbol].kind != "INDEX" else None
         index = {int(d): i for i, d in enumerate(daily["day"])}
         rows = [index[d.toordinal()] for d in days if d.toordinal() in index]
         if not rows:
@@ -210,7 +275,7 @@ class SimulatedMarket:
         hi_at = np.empty(n_days, dtype=np.int64)
         lo_at = np.empty(n_days, dtype=np.int64)
         for row, i in enumerate(sel):
-            day_rng = np.random.default_rng(_seed(self.seed, symbol, "minutes", int(daily["day"][i])))
+            day_rng = np.random.default_rng(seed_of(self.seed, symbol, "minutes", int(daily["day"][i])))
             walk[row] = np.cumsum(day_rng.normal(0, 1, m))
             weights[row] = day_rng.gamma(1.0, 1.0, m)
             hi_at[row] = day_rng.integers(1, m - 1)
@@ -234,8 +299,7 @@ class SimulatedMarket:
         path[np.arange(n_days), hi_at] = h
         path[np.arange(n_days), lo_at] = lo
         path[:, -1] = c
-        decimals = 2
-        path = np.round(path, decimals)
+        path = np.round(path, 2) if exchange is None else rules.to_grid(path, exchange)
         opens = np.concatenate([o[:, None], path[:, :-1]], axis=1)
         highs = np.maximum(opens, path)
         lows = np.minimum(opens, path)
@@ -259,9 +323,9 @@ class SimulatedMarket:
             "v": volume.ravel(),
         }  # fmt: skip
 
-    def hourly(self, symbol: str, days: list[date], today: date) -> Bars:
+    def hourly(self, symbol: str, days: list[date], today: date, view: View = "adjusted") -> Bars:
         """Hourly bars from the minutes: 09, 10, 11 (to 11:30), 13 and 14 (to 15:00)."""
-        mins = self.minutes(symbol, days, today)
+        mins = self.minutes(symbol, days, today, view)
         n_days = len(mins["t"]) // len(SESSION_MINUTES)
         if not n_days:
             return mins

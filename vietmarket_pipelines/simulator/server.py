@@ -1,4 +1,9 @@
-"""The simulator's HTTP server: VCI, SSI and VNDirect wire formats, fault injection and a control API."""
+"""The simulator's HTTP server: VCI, SSI and VNDirect wire formats, fault injection and a control API.
+
+VCI and SSI serve the adjusted series (as of the simulator's today), VNDirect dchart the raw one,
+finfo both (finfo.py).  Control routes: ``/_sim/faults`` (faults.py), ``/_sim/requests``,
+``/_sim/stats`` and ``/_sim/corporate-actions`` (actions.py documents its JSON).
+"""
 
 from __future__ import annotations
 
@@ -19,8 +24,10 @@ import numpy as np
 import numpy.typing as npt
 
 from vietmarket_core.market import VN_TZ
+from vietmarket_pipelines.simulator import finfo
+from vietmarket_pipelines.simulator.actions import CorporateAction
 from vietmarket_pipelines.simulator.faults import PAYLOAD_FAULTS, FaultBook, FaultRule
-from vietmarket_pipelines.simulator.market import SimulatedMarket
+from vietmarket_pipelines.simulator.market import SimulatedMarket, View
 from vietmarket_pipelines.simulator.news import CHANNELS, SimulatedNews
 
 log = logging.getLogger(__name__)
@@ -69,8 +76,15 @@ class Simulator:
             return np.array([_vn_midnight(int(d)) for d in days], dtype=np.int64)
         return starts[idx]
 
-    def bars(
-        self, symbol: str, kind: str, start_s: int | None, end_s: int, count_back: int | None
+    def last_open_day(self, today: date) -> int:
+        """The ordinal of the last session that has opened (a session's bars exist from 09:00 ICT), or 0."""
+        ordinals = self.market.session_ordinals(today)
+        starts = self._session_starts(today, ordinals)
+        opened = int(np.searchsorted(starts + 9 * 3600, int(self.market.now().timestamp()), "right"))
+        return int(ordinals[opened - 1]) if opened else 0
+
+    def bars(  # noqa: PLR0913 - the request's window, plus which series
+        self, symbol: str, kind: str, start_s: int | None, end_s: int, count_back: int | None, view: View = "adjusted"
     ) -> dict[str, list[Any]]:
         """Bars of one symbol with start <= t <= end (or the last count_back before end); prices in
         thousands of VND or points; t in unix seconds (1d: 00:00 ICT of the date, as VCI sends)."""
@@ -79,7 +93,7 @@ class Simulator:
         now_s = int(self.market.now().timestamp())
         end_s = min(end_s, now_s)
         today = self.today()
-        daily = self.market.daily(symbol, today)
+        daily = self.market.daily(symbol, today, view)
         days = np.asarray(daily["day"])
         day_start = self._session_starts(today, days)
         # A session's bars exist once it has opened.
@@ -102,9 +116,9 @@ class Simulator:
                 eligible = eligible[-(count_back // per_day + 2) :]
             sessions = [date.fromordinal(int(days[i])) for i in eligible]
             if kind == "hour":
-                raw = self.market.hourly(symbol, sessions, today)
+                raw = self.market.hourly(symbol, sessions, today, view)
             else:
-                raw = self.market.minutes(symbol, sessions, today)
+                raw = self.market.minutes(symbol, sessions, today, view)
                 if kind == "minute15":
                     raw = _to_15m(raw)
             t = np.asarray(raw["t"])
@@ -297,6 +311,11 @@ class Handler(BaseHTTPRequestHandler):
             ("GET", "/_sim/stats"): lambda q: self.send_json(dict(self.server.simulator.requests)),
             ("GET", "/_sim/requests"): lambda q: self.send_json(list(self.server.simulator.recent)),
             ("DELETE", "/_sim/requests"): self.clear_requests,
+            ("GET", "/v4/stock_prices"): lambda q: self.finfo_prices(q, index=False),
+            ("GET", "/v4/vnmarket_prices"): lambda q: self.finfo_prices(q, index=True),
+            ("GET", "/_sim/corporate-actions"): self.list_actions,
+            ("POST", "/_sim/corporate-actions"): self.add_actions,
+            ("DELETE", "/_sim/corporate-actions"): self.clear_actions,
             ("POST", "/_sim/faults"): self.add_faults,
             ("DELETE", "/_sim/faults"): self.clear_faults,
         }
@@ -425,14 +444,16 @@ class Handler(BaseHTTPRequestHandler):
             )  # fmt: skip
         self.send_json(rows)
 
-    def udf_bars(self, route: str, query: dict[str, list[str]]) -> tuple[str, dict[str, list[Any]], FaultRule | None]:
+    def udf_bars(
+        self, route: str, query: dict[str, list[str]], view: View
+    ) -> tuple[str, dict[str, list[Any]], FaultRule | None]:
         sim = self.server.simulator
         sim.count(route, {"query": {k: v[0] for k, v in query.items()}})
         symbol = query["symbol"][0]
         rule = self.transport_fault(route, [symbol], query)
         kind = UDF_RESOLUTIONS[query["resolution"][0]]
         start_s, end_s = int(query["from"][0]), int(query["to"][0])
-        bars = sim.bars(symbol, kind, start_s, end_s, None)
+        bars = sim.bars(symbol, kind, start_s, end_s, None, view)
         if kind == "day":
             # SSI and VNDirect stamp a daily bar at 00:00 UTC of its trading date.
             bars["t"] = [t + 7 * 3600 for t in bars["t"]]
@@ -441,15 +462,55 @@ class Handler(BaseHTTPRequestHandler):
         return symbol, bars, rule
 
     def ssi_history(self, query: dict[str, list[str]]) -> None:
-        _, bars, rule = self.udf_bars("ssi-history", query)
+        _, bars, rule = self.udf_bars("ssi-history", query, "adjusted")
         data: dict[str, Any] = {**bars, "s": "ok" if bars["t"] else "no_data"}
         nan = rule is not None and rule.fault == "nan"
         self.send_json({"code": "SUCCESS", "message": "Success", "data": data}, bare_nan=nan)
 
     def vnd_history(self, query: dict[str, list[str]]) -> None:
-        _, bars, rule = self.udf_bars("vnd-history", query)
+        _, bars, rule = self.udf_bars("vnd-history", query, "raw")
         nan = rule is not None and rule.fault == "nan"
         self.send_json({"s": "ok", **bars} if bars["t"] else {"s": "no_data"}, bare_nan=nan)
+
+    # ------------------------------------------------------------ finfo
+    def finfo_prices(self, query: dict[str, list[str]], index: bool) -> None:
+        sim = self.server.simulator
+        route = "finfo-index-prices" if index else "finfo-prices"
+        sim.count(route, {"query": {k: v[0] for k, v in query.items()}})
+        q = finfo.FinfoQuery.parse(query)
+        rule = self.transport_fault(route, list(q.codes), query)
+        today = sim.today()
+        payload = finfo.envelope(finfo.rows(sim.market, q, today, sim.last_open_day(today), index), q)
+        if rule is not None:
+            finfo.break_page(rule.fault, payload)
+        self.send_json(payload)
+
+    # ------------------------------------------------------------ corporate actions
+    def list_actions(self, query: dict[str, list[str]]) -> None:
+        sim = self.server.simulator
+        symbol = query.get("symbol", [None])[0]
+        if symbol is None:
+            self.send_json({"added": [a.to_json() for a in sim.market.actions.all()]})
+            return
+        if symbol not in sim.market.tickers:
+            raise ValueError(f"unknown symbol {symbol!r}")
+        self.send_json({"symbol": symbol, "actions": sim.market.actions_in_effect(symbol, sim.today())})
+
+    def add_actions(self, query: dict[str, list[str]]) -> None:
+        sim = self.server.simulator
+        raw = self.read_json()
+        parsed = [CorporateAction.parse(item, sim.today()) for item in (raw if isinstance(raw, list) else [raw])]
+        for action in parsed:
+            ticker = sim.market.tickers.get(action.symbol)
+            if ticker is None or ticker.kind != "STOCK":
+                raise ValueError(f"{action.symbol!r} is not a listed stock")
+        for action in parsed:
+            sim.market.actions.add(action)
+        self.send_json({"ok": True, "actions": [a.to_json() for a in parsed]})
+
+    def clear_actions(self, query: dict[str, list[str]]) -> None:
+        dropped = self.server.simulator.market.actions.clear(query.get("symbol", [None])[0])
+        self.send_json({"ok": True, "dropped": dropped})
 
     def vnd_listing(self, query: dict[str, list[str]]) -> None:
         sim = self.server.simulator
