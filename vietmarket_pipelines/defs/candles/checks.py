@@ -1,6 +1,5 @@
 """Candle checks, per (ticker, tf): OHLC and grid alignment block, gaps and freshness warn; calendar per run."""
 
-from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -26,7 +25,7 @@ from vietmarket_pipelines.defs.candles.calendar_truth import (
 )
 from vietmarket_pipelines.defs.candles.gaps import find_gaps
 from vietmarket_pipelines.defs.candles.io_manager import REJECTED_KEY
-from vietmarket_pipelines.defs.candles.partitions import split_candle_key
+from vietmarket_pipelines.defs.candles.partitions import split_candle_key, tickers_by_timeframe
 from vietmarket_pipelines.defs.common.convex_mirror import ConvexMirrorResource
 from vietmarket_pipelines.defs.common.resources import TimescaleResource
 from vietmarket_pipelines.defs.common.run_tags import RunMode
@@ -56,11 +55,7 @@ def check_since_ms(context: dg.AssetCheckExecutionContext) -> int:
 
 
 def series_in_run(context: dg.AssetCheckExecutionContext) -> dict[Timeframe, list[str]]:
-    by_tf: dict[Timeframe, list[str]] = defaultdict(list)
-    for key in context.partition_keys:
-        ticker, tf = split_candle_key(key)
-        by_tf[tf].append(ticker)
-    return by_tf
+    return tickers_by_timeframe(context.partition_keys)
 
 
 @dataclass(frozen=True)
