@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import psycopg2
+import psycopg2.extensions
 import psycopg2.extras
 import pytest
 from litestar.testing import TestClient
@@ -35,6 +36,30 @@ FIRST_DAY = date(2014, 1, 2)
 LAST_DAY = date(2026, 2, 13)
 HOLIDAYS = {date(2026, 2, 16) + timedelta(days=i) for i in range(5)} | {date(2025, 9, 1), date(2025, 9, 2)}
 HOURLY_OPENS = [(9, 0), (10, 0), (11, 0), (13, 0), (14, 0)]
+
+# Corporate actions: VCB's stock dividends and bonus shares as finfo's adjustment factor shows them
+# (the simulator's calendar for VCB), announcements of cash dividends, SHB's, and one announcement
+# whose ex-date is not known yet.  (ticker, ex_date, event_type, source, factor, headline)
+ADJUSTING_ACTIONS = [
+    ("VCB", date(2014, 5, 5), "stock_dividend", 1 / 1.2),
+    ("VCB", date(2015, 9, 14), "bonus", 1 / 1.25),
+    ("VCB", date(2016, 12, 12), "stock_dividend", 1 / 1.2),
+    ("VCB", date(2019, 5, 6), "stock_dividend", 1 / 1.05),
+    ("VCB", date(2023, 4, 4), "stock_dividend", 1 / 1.15),
+    ("VCB", date(2023, 12, 18), "stock_dividend", 1 / 1.2),
+    ("VCB", date(2025, 4, 28), "bonus", 1 / 1.2),
+    ("SHB", date(2022, 6, 20), "stock_dividend", 1 / 1.15),
+    ("SHB", date(2025, 4, 28), "stock_dividend", 1 / 1.1),
+]
+ANNOUNCED_ACTIONS = [
+    ("VCB", date(2019, 6, 21), "cash_dividend", "VCB: cổ tức bằng tiền 8%"),
+    ("VCB", date(2020, 12, 30), "cash_dividend", "VCB: cổ tức bằng tiền 8%"),
+    ("VCB", date(2025, 9, 18), "cash_dividend", "VCB: cổ tức bằng tiền 4,5%"),
+    ("VCB", date(2025, 4, 28), "bonus", "VCB: thưởng cổ phiếu tỷ lệ 5:1"),
+    ("SHB", date(2025, 4, 28), "stock_dividend", "SHB: cổ tức bằng cổ phiếu 10%"),
+    ("BCM", date(2024, 7, 1), "cash_dividend", "BCM: cổ tức bằng tiền 10%"),
+    ("VCB", None, "cash_dividend", "VCB: kế hoạch cổ tức 2026"),
+]
 
 
 def trading_days(first: date = FIRST_DAY, last: date = LAST_DAY) -> list[date]:
@@ -114,8 +139,31 @@ def seed(dsn: str) -> tuple[list[int], list[int]]:
             "INSERT INTO article_symbols (article_url, ticker, confidence, method) VALUES %s",
             [(u, "VCB", 0.9, "title") for u, _, _ in articles[::2]] + [(articles[0][0], "SHB", 0.5, "body")],
         )
+        seed_corporate_actions(cur)
     conn.close()
     return [r[2] for r in daily], [r[2] for r in hourly]  # type: ignore[misc]
+
+
+def seed_corporate_actions(cur: psycopg2.extensions.cursor) -> None:
+    """The actions above as the prices derivation (source finfo) and an announcements feed write them."""
+    rows: list[tuple[object, ...]] = []
+    for ticker in ("VCB", "SHB"):
+        steps = [a for a in ADJUSTING_ACTIONS if a[0] == ticker]
+        running = 1.0
+        for _, ex_date, kind, factor in reversed(steps):
+            running *= factor
+            rows.append(
+                (ticker, "HOSE" if ticker == "VCB" else "HNX", ex_date, None, kind, "finfo", None, factor, running)
+            )
+    for ticker, ex_date, kind, headline in ANNOUNCED_ACTIONS:
+        url = f"https://vietstock.vn/su-kien/{ticker.lower()}-{ex_date or 'tba'}.htm"
+        rows.append((ticker, None, ex_date, headline, kind, "vietstock", url, None, None))
+    psycopg2.extras.execute_values(
+        cur,
+        "INSERT INTO corporate_actions (ticker, exchange, ex_date, headline, event_type, source, source_url, "
+        "factor, cumulative_factor) VALUES %s",
+        rows,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -21,10 +21,18 @@ from history_api.errors import EXCEPTION_HANDLERS
 from history_api.request_limits import QueryStringLimit
 from history_api.routes.candles import candles, latest
 from history_api.routes.chart import chart_asset, chart_page, chart_token
+from history_api.routes.corporate_actions import corporate_actions_by_ticker, corporate_actions_latest
 from history_api.routes.health import healthz
 from history_api.routes.news import news_by_ticker, news_latest
 from history_api.routes.symbols import symbols
-from history_api.routes.udf import udf_config, udf_history, udf_search, udf_symbols, udf_time
+from history_api.routes.udf import (
+    udf_config,
+    udf_history,
+    udf_search,
+    udf_symbols,
+    udf_time,
+    udf_timescale_marks,
+)
 from history_api.settings import Settings
 
 API_VERSION = "1.0.0"
@@ -60,7 +68,8 @@ def create_app(settings: Settings) -> Litestar:
                 "/",
                 route_handlers=[
                     *(candles, latest, symbols, news_latest, news_by_ticker, chart_token),
-                    *(udf_config, udf_symbols, udf_search, udf_history, udf_time),
+                    *(corporate_actions_latest, corporate_actions_by_ticker),
+                    *(udf_config, udf_symbols, udf_search, udf_history, udf_time, udf_timescale_marks),
                 ],
                 security=[{"apiKey": []}, {"chartToken": []}],
             ),

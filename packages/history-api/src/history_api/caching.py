@@ -8,12 +8,14 @@ from typing import Any
 from litestar import MediaType, Request, Response
 
 
-def json_page(request: Request[Any, Any, Any], body: bytes, *, max_age_s: int) -> Response[bytes]:
+def json_page(request: Request[Any, Any, Any], body: bytes, *, max_age_s: int, salt: bytes = b"") -> Response[bytes]:
     """200 with the body, or 304 when the client's If-None-Match already names it.
 
-    max_age_s = 0 means "revalidate every time" (a page that still holds a forming bar).
+    max_age_s = 0 means "revalidate every time" (a page that still holds a forming bar).  `salt` is
+    hashed before the body: what else shapes the page (its price basis), so that two variants never
+    share an ETag even when their bytes happen to agree.
     """
-    etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+    etag = '"' + hashlib.blake2b(salt + body, digest_size=12).hexdigest() + '"'
     headers = {
         "ETag": etag,
         "Cache-Control": f"private, max-age={max_age_s}" if max_age_s > 0 else "private, no-cache",

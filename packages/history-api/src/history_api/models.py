@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Literal
 
 import msgspec
@@ -181,3 +182,82 @@ class UdfHistory(msgspec.Struct, omit_defaults=True):
 class UdfError(msgspec.Struct):
     s: Literal["error"]
     errmsg: str
+
+
+class CorporateAction(msgspec.Struct):
+    """One corporate action in the old server's row shape, plus its price factors.
+
+    Dates are YYYY-MM-DD (trading dates, Asia/Ho_Chi_Minh); ingested_at is ISO 8601 UTC.  factor is
+    this action's price multiplier alone (< 1 for a split or stock dividend), cumulative_factor the
+    product of it and every later action's; both null when unknown (see the corporate_actions
+    table's COMMENTs).
+    """
+
+    id: int
+    ticker: str
+    exchange: str | None
+    ex_date: date
+    record_date: date | None
+    pay_date: date | None
+    headline: str | None
+    event_type: str | None
+    source: str
+    source_url: str | None
+    ingested_at: datetime
+    factor: float | None
+    cumulative_factor: float | None
+
+
+class ActionsCursor(msgspec.Struct):
+    """Send both as query parameters for the next older page (the old server's cursor)."""
+
+    beforeExDate: date
+    beforeId: int
+
+
+class CorporateActionsPage(msgspec.Struct):
+    """Actions, newest ex-date first; nextCursor is null on the last page."""
+
+    ok: bool
+    count: int
+    rows: list[CorporateAction]
+    nextCursor: ActionsCursor | None
+
+
+class TickerActionsPage(msgspec.Struct):
+    """One ticker's actions, newest ex-date first; nextCursor is null on the last page."""
+
+    ok: bool
+    ticker: str
+    count: int
+    rows: list[CorporateAction]
+    nextCursor: ActionsCursor | None
+
+
+class ActionsPageWire(msgspec.Struct):
+    """CorporateActionsPage as sent: the rows arrive from Postgres as ready JSON and are embedded as they are."""
+
+    ok: bool
+    count: int
+    rows: msgspec.Raw
+    nextCursor: ActionsCursor | None
+
+
+class TickerActionsPageWire(msgspec.Struct):
+    """TickerActionsPage as sent, rows embedded as Postgres rendered them."""
+
+    ok: bool
+    ticker: str
+    count: int
+    rows: msgspec.Raw
+    nextCursor: ActionsCursor | None
+
+
+class UdfTimescaleMark(msgspec.Struct):
+    """A mark on the chart's time axis: time in unix seconds, a one-letter label, tooltip lines."""
+
+    id: str
+    time: int
+    color: str
+    label: str
+    tooltip: list[str]

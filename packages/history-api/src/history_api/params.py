@@ -6,6 +6,8 @@ from typing import Annotated, Final
 
 from litestar.params import QueryParameter
 
+from history_api.adjustment import DESCRIPTION as ADJUSTMENT_DESCRIPTION
+from history_api.adjustment import Adjustment
 from history_api.errors import invalid
 from vietmarket_core.market import TICKER_PATTERN, Timeframe
 
@@ -24,6 +26,7 @@ Ticker = Annotated[
 ]
 Tf = Annotated[Timeframe, QueryParameter(description="Timeframe: 1d, 1h or 15m.")]
 Limit = Annotated[int, QueryParameter(description="Rows per page, 1..2000.", ge=1, le=MAX_LIMIT)]
+AdjustmentParam = Annotated[Adjustment, QueryParameter(description=ADJUSTMENT_DESCRIPTION)]
 
 
 def ticker_of(raw: str) -> str:

@@ -11,16 +11,17 @@ from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import QueryParameter
 
+from history_api.adjustment import basis_sql, etag_salt
 from history_api.caching import json_page
 from history_api.db import Database
 from history_api.errors import DATA_RESPONSES
 from history_api.models import CandlesPage, CandlesPageWire, LatestBar, LatestPage
-from history_api.params import MAX_TS_MS, Limit, Tf, Ticker, ticker_of
+from history_api.params import MAX_TS_MS, AdjustmentParam, Limit, Tf, Ticker, ticker_of
 from history_api.settings import Settings
 from vietmarket_core.market import BAR_MS
-from vietmarket_core.sqlfiles import load_sql, timeframe_sql
+from vietmarket_core.sqlfiles import load_sql
 
-_PAGE_SQL = timeframe_sql("history_api", "sql/candles_page.sql")
+_PAGE_SQL = basis_sql("sql/candles_page.sql")
 _LATEST_SQL = load_sql("history_api", "sql/latest.sql")
 # A provider can still revise a bar shortly after it closes; only bars this far past their close
 # are treated as final for caching.
@@ -32,7 +33,8 @@ _encoder = msgspec.json.Encoder()
     "/candles",
     summary="A page of bars, newest first",
     description="Bars with ts < beforeTs (unix ms), newest first. Follow nextBeforeTs for older pages; "
-    "it is null once history is exhausted. Pages of settled bars are cacheable (ETag, max-age).",
+    "it is null once history is exhausted. Pages of settled bars are cacheable (ETag, max-age). "
+    "adjustment picks the price basis (adjusted by default, or raw: the traded prices).",
     responses={200: ResponseSpec(CandlesPage, description="A page of bars."), **DATA_RESPONSES},
     tags=["candles"],
 )
@@ -55,9 +57,11 @@ async def candles(  # noqa: PLR0913
         ),
     ] = None,
     limit: Limit = 500,
+    adjustment: AdjustmentParam = "adjusted",
 ) -> Response[bytes]:
     symbol = ticker_of(ticker)
-    page = await db.fetchrow(_PAGE_SQL[tf], symbol, tf, MAX_TS_MS if before_ts is None else before_ts, limit)
+    before = MAX_TS_MS if before_ts is None else before_ts
+    page = await db.fetchrow(_PAGE_SQL[adjustment, tf], symbol, tf, before, limit)
     assert page is not None  # an aggregate always returns its one row
     bars, newest, oldest, rows_json, more = page
     body = _encoder.encode(
@@ -73,7 +77,8 @@ async def candles(  # noqa: PLR0913
     now_ms = time.time_ns() // 1_000_000
     newest_end = newest + BAR_MS[tf] if bars else (before_ts if before_ts is not None else now_ms)
     settled = before_ts is not None and newest_end + _SETTLE_MS <= now_ms
-    return json_page(request, body, max_age_s=settings.past_page_max_age_s if settled else 0)
+    max_age_s = settings.past_page_max_age_s if settled else 0
+    return json_page(request, body, max_age_s=max_age_s, salt=etag_salt(adjustment))
 
 
 @get(

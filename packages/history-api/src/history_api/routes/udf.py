@@ -13,12 +13,13 @@ from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import QueryParameter
 
+from history_api.adjustment import basis_sql
 from history_api.db import Database
 from history_api.errors import BAD_REQUEST, DATA_RESPONSES, PROTECTED
-from history_api.models import UdfConfig, UdfError, UdfHistory, UdfSearchResult, UdfSymbol
-from history_api.params import ticker_of
+from history_api.models import UdfConfig, UdfError, UdfHistory, UdfSearchResult, UdfSymbol, UdfTimescaleMark
+from history_api.params import AdjustmentParam, ticker_of
 from vietmarket_core.market import EXCHANGES, Timeframe
-from vietmarket_core.sqlfiles import load_sql, timeframe_sql
+from vietmarket_core.sqlfiles import load_sql
 
 SESSION: Final = "0900-1130,1300-1500"
 TIMEZONE: Final = "Asia/Ho_Chi_Minh"
@@ -26,6 +27,7 @@ TIMEZONE: Final = "Asia/Ho_Chi_Minh"
 PRICESCALE: Final = 100
 SUPPORTED_RESOLUTIONS: Final = ["15", "60", "D", "W", "M"]
 NATIVE: Final[dict[str, Timeframe]] = {"15": "15m", "60": "1h", "1H": "1h", "D": "1d", "1D": "1d"}
+INTRADAY: Final = frozenset(r for r, tf in NATIVE.items() if tf != "1d")
 BUCKETED: Final[dict[str, tuple[str, int]]] = {
     "W": ("1 week", 7),
     "1W": ("1 week", 7),
@@ -48,12 +50,15 @@ DAY_MS: Final = 86_400_000
 MAX_SECONDS: Final = 9_999_999_999
 
 
-_RANGE_SQL = timeframe_sql("history_api", "sql/candles_range.sql")
-_NEWEST_SQL = timeframe_sql("history_api", "sql/candles_newest.sql")
-_BEFORE_SQL = timeframe_sql("history_api", "sql/candles_before.sql")
-_BUCKETED_SQL = load_sql("history_api", "sql/candles_bucketed.sql")
+_RANGE_SQL = basis_sql("sql/candles_range.sql")
+_NEWEST_SQL = basis_sql("sql/candles_newest.sql")
+_BEFORE_SQL = basis_sql("sql/candles_before.sql")
+_BUCKETED_SQL = basis_sql("sql/candles_bucketed.sql")
 _SYMBOL_SQL = load_sql("history_api", "sql/symbol.sql")
 _SEARCH_SQL = load_sql("history_api", "sql/symbol_search.sql")
+_MARKS_SQL = load_sql("history_api", "sql/timescale_marks.sql")
+# An intraday chart puts an ex-date's mark on the date's first bar, 09:00 ICT = 02:00 UTC.
+SESSION_OPEN_S: Final = 2 * 3600
 
 
 def _symbol_name(raw: str) -> str:
@@ -68,7 +73,7 @@ async def udf_config() -> UdfConfig:
         supports_search=True,
         supports_group_request=False,
         supports_marks=False,
-        supports_timescale_marks=False,
+        supports_timescale_marks=True,
         supports_time=True,
         exchanges=[{"value": "", "name": "All", "desc": ""}] + [{"value": e, "name": e, "desc": e} for e in EXCHANGES],
         symbols_types=[
@@ -151,7 +156,8 @@ async def udf_search(
     "/udf/history",
     summary="UDF bars: ascending, t in unix seconds",
     description="Bars with from <= t < to, or the countback newest bars before to. "
-    "W and M are aggregated from 1d, each stamped with its first trading date.",
+    "W and M are aggregated from 1d, each stamped with its first trading date. "
+    "adjustment picks the price basis (adjusted by default, or raw: the traded prices).",
     responses={200: ResponseSpec(UdfHistory, description="s is ok, or no_data with nextTime."), **DATA_RESPONSES},
     tags=["udf"],
 )
@@ -167,6 +173,7 @@ async def udf_history(  # noqa: PLR0913
     countback: Annotated[
         int | None, QueryParameter(description="Newest N bars before to; overrides from.", ge=1, le=MAX_BARS)
     ] = None,
+    adjustment: AdjustmentParam = "adjusted",
 ) -> UdfHistory:
     ticker = _symbol_name(symbol)
     from_ms, to_ms = from_ * 1000, to * 1000
@@ -177,20 +184,21 @@ async def udf_history(  # noqa: PLR0913
         lo = max(0, to_ms - (count + 2) * span_ms) if countback else max(0, from_ms - span_ms)
         # Only buckets that start at least one span after the lower bound are whole.
         first_t = lo + span_ms if countback else from_ms
-        records = await db.fetch(_BUCKETED_SQL, ticker, lo, to_ms + span_ms, interval, first_t, to_ms, count)
+        bucketed = _BUCKETED_SQL[adjustment, "1d"]
+        records = await db.fetch(bucketed, ticker, lo, to_ms + span_ms, interval, first_t, to_ms, count)
         tf: Timeframe = "1d"
     else:
         tf = NATIVE[resolution]
         if countback:
-            records = await db.fetch(_NEWEST_SQL[tf], ticker, tf, to_ms, countback)
+            records = await db.fetch(_NEWEST_SQL[adjustment, tf], ticker, tf, to_ms, countback)
         else:
-            records = await db.fetch(_RANGE_SQL[tf], ticker, tf, from_ms, to_ms, MAX_BARS)
+            records = await db.fetch(_RANGE_SQL[adjustment, tf], ticker, tf, from_ms, to_ms, MAX_BARS)
 
     if not records:
         if countback:
             return UdfHistory(s="no_data")
         # Where the chart should look next: the newest bar before the empty range.
-        before = await db.fetchrow(_BEFORE_SQL[tf], ticker, tf, from_ms)
+        before = await db.fetchrow(_BEFORE_SQL[adjustment, tf], ticker, tf, from_ms)
         next_ms = before[0] if before else None
         return UdfHistory(s="no_data", nextTime=next_ms // 1000 if next_ms is not None else None)
     bars = list(reversed(records))
@@ -203,6 +211,32 @@ async def udf_history(  # noqa: PLR0913
         c=[r["c"] for r in bars],
         v=[r["v"] or 0.0 for r in bars],
     )
+
+
+@get(
+    "/udf/timescale_marks",
+    summary="UDF timescale marks: the ticker's corporate-action ex-dates on the time axis",
+    description="One mark per ex-date with from <= time < to (unix s). time is the ex-date's daily bar "
+    "time (00:00 UTC of the date, as /udf/history's D bars) for D, W and M, and the date's 09:00 ICT "
+    "open for 15 and 60. label: S split, D stock dividend, B bonus shares, C cash dividend, A other; "
+    "tooltip: the ex-date, then one line per action of that date (headline or kind, factor, source).",
+    responses={
+        200: ResponseSpec(list[UdfTimescaleMark], description="Marks, ascending by time."),
+        **DATA_RESPONSES,
+    },
+    tags=["udf"],
+)
+async def udf_timescale_marks(
+    db: NamedDependency[Database],
+    symbol: UdfSymbolName,
+    from_: Annotated[int, QueryParameter(name="from", description="Inclusive, unix s.", ge=0, le=MAX_SECONDS)],
+    to: Annotated[int, QueryParameter(description="Exclusive, unix s.", ge=0, le=MAX_SECONDS)],
+    resolution: Annotated[Resolution, QueryParameter(description="The chart's resolution, as for /udf/history.")],
+) -> Response[bytes]:
+    offset = SESSION_OPEN_S if resolution in INTRADAY else 0
+    marks = await db.fetchrow(_MARKS_SQL, _symbol_name(symbol), from_, to, offset)
+    assert marks is not None  # an aggregate always returns its one row
+    return Response(marks[0].encode(), media_type=MediaType.JSON)
 
 
 @get(
