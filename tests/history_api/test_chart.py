@@ -22,6 +22,7 @@ CHROMIUM = "/usr/bin/chromium"
 WAIT_MS = 60_000  # two shared cores: be generous
 PAGE = 500
 ARTIFACT = Path(__file__).resolve().parents[2] / "artifacts" / "history-api-chart.png"
+MARKS_ARTIFACT = ARTIFACT.with_name("history-api-chart-ex-dates.png")
 ACTIVE = {"VCB", "VCG", "SHB", "BCM", "VNINDEX"}
 
 # Counts pixels in the bottom strip of each canvas that carry the volume histogram's colours
@@ -41,6 +42,23 @@ _VOLUME_PIXELS_JS = """() => {
   }
   return best;
 }"""
+
+
+# Counts the pixels of one marker colour anywhere on the chart's canvases.
+_COLOUR_PIXELS_JS = """(rgb) => {
+  let best = 0;
+  for (const cv of document.querySelectorAll("#chart canvas")) {
+    if (cv.width < 100 || cv.height < 100) continue;
+    const d = cv.getContext("2d").getImageData(0, 0, cv.width, cv.height).data;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4) {
+      if (Math.abs(d[i] - rgb[0]) <= 8 && Math.abs(d[i + 1] - rgb[1]) <= 8 && Math.abs(d[i + 2] - rgb[2]) <= 8) n++;
+    }
+    best = Math.max(best, n);
+  }
+  return best;
+}"""
+ORANGE = [255, 165, 0]  # the cash-dividend mark's colour, "orange"
 
 
 @pytest.fixture(scope="module")
@@ -155,6 +173,22 @@ def check_requests_carry_the_token_only(watch: PageWatch, token: str) -> None:
         assert KEY not in r.url and KEY not in str(r.all_headers()), f"the API key left the page: {r.url}"
 
 
+def check_ex_date_markers(live_api: LiveApi, state: dict[str, Any]) -> None:
+    """Every ex-date in the loaded history has its marker on its own daily bar, as /udf/timescale_marks says."""
+    marks = httpx.get(
+        live_api.url + "/udf/timescale_marks",
+        params={"symbol": "VCB", "resolution": "D", "from": 0, "to": 2_000_000_000},
+        headers={"X-API-Key": KEY},
+        timeout=30,
+    ).json()
+    loaded = [m for m in marks if m["time"] * 1000 >= state["times"][0]]
+    assert len(loaded) >= 5, "the seed should put several ex-dates in the loaded history"
+    assert [m["id"] for m in state["marks"]] == [m["id"] for m in marks]
+    expected = [{"id": m["id"], "time": m["time"], "text": m["label"]} for m in loaded]
+    assert state["markers"] == expected, "the chart's series markers are not the ex-dates' bars"
+    assert all(m["time"] * 1000 in state["times"] for m in loaded)
+
+
 def test_chart_loads_and_scrolls_into_older_history(page: Page, live_api: LiveApi, api_db: ApiDatabase) -> None:
     token, chart_url = issue_token(live_api)
     watch = PageWatch(page)
@@ -172,6 +206,14 @@ def test_chart_loads_and_scrolls_into_older_history(page: Page, live_api: LiveAp
     assert first["pagesLoaded"] == 1 and len(first["times"]) == PAGE, (first["pagesLoaded"], len(first["times"]))
     assert "token=" not in page.url, "the page should drop the token from its URL"
 
+    # The newest page holds VCB's 2025-09-18 cash dividend: its marker is drawn on the chart.
+    page.wait_for_function("() => window.__chartState.markers.some((m) => m.id === '2025-09-18')", timeout=WAIT_MS)
+    orange = page.evaluate(_COLOUR_PIXELS_JS, ORANGE)
+    assert orange > 20, f"the 2025-09-18 ex-date marker is not drawn ({orange} orange pixels)"
+    page.mouse.move(0, 0)
+    MARKS_ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(MARKS_ARTIFACT), full_page=True)
+
     check_picker(page)
     state = scroll_left(page, watch, first, pages=4)
 
@@ -181,6 +223,7 @@ def test_chart_loads_and_scrolls_into_older_history(page: Page, live_api: LiveAp
     assert len(times) >= 4 * PAGE
 
     check_requests_carry_the_token_only(watch, token)
+    check_ex_date_markers(live_api, state)
 
     # The volume histogram is really drawn under the candles.
     volume_pixels = page.evaluate(_VOLUME_PIXELS_JS)

@@ -1,4 +1,5 @@
-// The History API's chart: candles and volume with infinite scroll through /candles paging.
+// The History API's chart: candles and volume with infinite scroll through /candles paging, and a
+// marker on the bar of every corporate action's ex-date (from /udf/timescale_marks).
 // The page source holds no key: a short-lived token arrives in the URL fragment (#token=...),
 // which browsers never send to a server, so it stays out of access logs and Referer headers.
 (function () {
@@ -14,7 +15,7 @@
   const statusEl = document.getElementById("status");
   const tickerEl = document.getElementById("ticker");
   const tfEl = document.getElementById("tf");
-  const state = (window.__chartState = { pagesLoaded: 0, times: [], exhausted: false, errors: [] });
+  const state = (window.__chartState = { pagesLoaded: 0, times: [], exhausted: false, errors: [], marks: [], markers: [] });
 
   function say(text, isError) {
     statusEl.textContent = text;
@@ -40,6 +41,7 @@
   });
   const volume = chart.addSeries(LC.HistogramSeries, { priceFormat: { type: "volume" }, priceScaleId: "" });
   volume.priceScale().applyOptions({ scaleMargins: { top: 0.8, bottom: 0 } });
+  const exDateMarkers = LC.createSeriesMarkers(candles, []);
 
   let bars = [];
   let cursor = null;
@@ -48,6 +50,39 @@
 
   function toTime(ts, tf) {
     return tf === "1d" ? ts / 1000 : ts / 1000 + VN_OFFSET_S;
+  }
+
+  // Each ex-date's marker sits on the first loaded bar at or after the mark's time (the ex-date's
+  // daily bar, or its first intraday bar) within a day; a date with no bar loaded gets none yet.
+  function drawMarkers() {
+    const markers = [];
+    let i = 0;
+    for (const m of state.marks) {
+      const at = m.time * 1000;
+      while (i < bars.length && bars[i].ts < at) i += 1;
+      if (i >= bars.length) break;
+      if (bars[i].ts - at >= 86400000) continue;
+      markers.push({
+        time: bars[i].time, position: "aboveBar", shape: "arrowDown", color: m.color, text: m.label, id: m.id,
+      });
+    }
+    exDateMarkers.setMarkers(markers);
+    state.markers = exDateMarkers.markers().map((mk) => ({ id: mk.id, time: mk.time, text: mk.text }));
+  }
+
+  async function loadMarks(gen, ticker, tf) {
+    const resolution = { "1d": "D", "1h": "60", "15m": "15" }[tf];
+    const q = new URLSearchParams({ symbol: ticker, resolution, from: "0", to: String(Math.ceil(Date.now() / 1000) + 86400) });
+    try {
+      const res = await fetch("/udf/timescale_marks?" + q, { headers: { Authorization: "Bearer " + token } });
+      const marks = await res.json();
+      if (!res.ok || !Array.isArray(marks)) throw new Error((marks && marks.error) || "http_" + res.status);
+      if (gen !== generation) return;
+      state.marks = marks;
+      drawMarkers();
+    } catch (err) {
+      say("ex-dates: " + err.message, true);
+    }
   }
 
   async function loadOlder() {
@@ -68,6 +103,7 @@
       volume.setData(bars.map((b) => ({
         time: b.time, value: b.v || 0, color: b.c >= b.o ? "rgba(38,166,154,0.5)" : "rgba(239,83,80,0.5)",
       })));
+      drawMarkers();
       cursor = page.nextBeforeTs;
       state.exhausted = cursor === null;
       state.pagesLoaded += 1;
@@ -91,13 +127,15 @@
     bars = [];
     cursor = null;
     loading = false;
-    Object.assign(state, { pagesLoaded: 0, times: [], exhausted: false });
+    Object.assign(state, { pagesLoaded: 0, times: [], exhausted: false, marks: [], markers: [] });
+    exDateMarkers.setMarkers([]);
     candles.setData([]);
     volume.setData([]);
     const q = new URLSearchParams({ ticker: tickerEl.value.trim().toUpperCase(), tf: tfEl.value });
     history.replaceState(null, "", location.pathname + "?" + q);
     // Daily bars are dates; only intraday charts need a clock on the time axis.
     chart.applyOptions({ timeScale: { timeVisible: tfEl.value !== "1d" } });
+    loadMarks(generation, tickerEl.value.trim().toUpperCase(), tfEl.value);
     loadOlder();
   }
 
@@ -122,5 +160,6 @@
       }
     })
     .catch((err) => say("ticker list: " + err.message, true));
+  loadMarks(generation, tickerEl.value.trim().toUpperCase(), tfEl.value);
   loadOlder();
 })();
