@@ -188,3 +188,21 @@ def test_timescale_marks_range_and_resolution(client: Client) -> None:
     assert client.get("/udf/timescale_marks", params={**window, "symbol": "NOPE"}).json() == []
     bad = client.get("/udf/timescale_marks", params={**window, "resolution": "2D"})
     assert bad.status_code == 400 and bad.json()["error"] == "invalid_resolution"
+
+
+def test_openapi_documents_the_new_routes_with_the_error_envelope(client: Client) -> None:
+    schema = client.get("/schema/openapi.json").json()
+    paths = schema["paths"]
+    for path in ("/corporate-actions/latest", "/corporate-actions/by-ticker", "/udf/timescale_marks"):
+        operation = paths[path]["get"]
+        assert {"200", "400", "401", "429", "503", "504"} <= set(operation["responses"]), path
+        bad = operation["responses"]["400"]["content"]["application/json"]["schema"]
+        assert bad["$ref"].endswith("/ErrorBody"), path
+        assert operation.get("description")
+    params = {p["name"]: p for p in paths["/corporate-actions/by-ticker"]["get"]["parameters"]}
+    assert params["ticker"]["required"] is True
+    assert {"type": "string", "format": "date"} in params["beforeExDate"]["schema"]["oneOf"]
+    assert {"type": "integer"} in params["beforeId"]["schema"]["oneOf"]
+    assert "maximum" not in str(params["limit"]["schema"]), "a larger limit is capped, so the schema allows it"
+    marks = {p["name"] for p in paths["/udf/timescale_marks"]["get"]["parameters"]}
+    assert marks == {"symbol", "from", "to", "resolution"}
