@@ -36,6 +36,7 @@ FIRST_DAY = date(2014, 1, 2)
 LAST_DAY = date(2026, 2, 13)
 HOLIDAYS = {date(2026, 2, 16) + timedelta(days=i) for i in range(5)} | {date(2025, 9, 1), date(2025, 9, 2)}
 HOURLY_OPENS = [(9, 0), (10, 0), (11, 0), (13, 0), (14, 0)]
+RAW_DAYS = 60  # VCB's newest sessions also have finfo's daily_prices row
 
 # Corporate actions: VCB's stock dividends and bonus shares as finfo's adjustment factor shows them
 # (the simulator's calendar for VCB), announcements of cash dividends, SHB's, and one announcement
@@ -140,6 +141,14 @@ def seed(dsn: str) -> tuple[list[int], list[int]]:
             [(u, "VCB", 0.9, "title") for u, _, _ in articles[::2]] + [(articles[0][0], "SHB", 0.5, "body")],
         )
         seed_corporate_actions(cur)
+        # finfo's rows for VCB's newest sessions: no adjusting action went ex since, so raw = adjusted.
+        psycopg2.extras.execute_values(
+            cur,
+            "INSERT INTO daily_prices (ticker, ts, exchange, open, high, low, close, ad_open, ad_high, ad_low, "
+            "ad_close, nm_volume, nm_value, pt_volume, pt_value, source) VALUES %s",
+            [(t, ts, "HOSE", o, h, lo, c, o, h, lo, c, v, v * c * 1000, 0, 0, "finfo")
+             for t, _, ts, o, h, lo, c, v, _ in daily[-RAW_DAYS:]],
+        )  # fmt: skip
     conn.close()
     return [r[2] for r in daily], [r[2] for r in hourly]  # type: ignore[misc]
 

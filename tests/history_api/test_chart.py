@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.history_api.conftest import KEY, ApiDatabase, LiveApi
+from tests.history_api.conftest import KEY, RAW_DAYS, ApiDatabase, LiveApi
 
 pytestmark = pytest.mark.browser
 
@@ -235,6 +235,25 @@ def test_chart_loads_and_scrolls_into_older_history(page: Page, live_api: LiveAp
 
     assert watch.page_errors == [], watch.page_errors
     assert watch.console_errors == [], watch.console_errors
+
+
+def test_chart_switches_to_raw_prices(page: Page, live_api: LiveApi, api_db: ApiDatabase) -> None:
+    _, chart_url = issue_token(live_api)
+    watch = PageWatch(page)
+    page.goto(live_api.url + chart_url, wait_until="load")
+    page.wait_for_function("() => window.__chartState.pagesLoaded >= 1", timeout=WAIT_MS)
+    assert all("adjustment" not in url for url in watch.paths("/candles")), "the default basis is not sent"
+    page.select_option("#adjustment", "raw")
+    # finfo has only VCB's newest sessions: the raw series is one short page, all of history.
+    page.wait_for_function(
+        "() => window.__chartState.pagesLoaded >= 1 && window.__chartState.exhausted", timeout=WAIT_MS
+    )
+    state = chart_state(page)
+    assert state["errors"] == []
+    assert state["times"] == sorted(api_db.daily_ts)[-RAW_DAYS:]
+    assert any("adjustment=raw" in url for url in watch.paths("/candles"))
+    assert "adjustment=raw" in page.url
+    assert watch.page_errors == [] and watch.console_errors == []
 
 
 def test_chart_without_token_shows_the_error_and_fetches_nothing(page: Page, live_api: LiveApi) -> None:

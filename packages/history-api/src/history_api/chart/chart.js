@@ -15,6 +15,7 @@
   const statusEl = document.getElementById("status");
   const tickerEl = document.getElementById("ticker");
   const tfEl = document.getElementById("tf");
+  const adjustmentEl = document.getElementById("adjustment");
   const state = (window.__chartState = { pagesLoaded: 0, times: [], exhausted: false, errors: [], marks: [], markers: [] });
 
   function say(text, isError) {
@@ -92,6 +93,8 @@
     const ticker = tickerEl.value.trim().toUpperCase();
     const tf = tfEl.value;
     const q = new URLSearchParams({ ticker, tf, limit: String(PAGE) });
+    // The default basis is left out, so an adjusted chart asks exactly what it always asked.
+    if (adjustmentEl.value === "raw") q.set("adjustment", "raw");
     if (cursor !== null) q.set("beforeTs", String(cursor));
     try {
       say("loading…");
@@ -132,6 +135,7 @@
     candles.setData([]);
     volume.setData([]);
     const q = new URLSearchParams({ ticker: tickerEl.value.trim().toUpperCase(), tf: tfEl.value });
+    if (adjustmentEl.value === "raw") q.set("adjustment", "raw");
     history.replaceState(null, "", location.pathname + "?" + q);
     // Daily bars are dates; only intraday charts need a clock on the time axis.
     chart.applyOptions({ timeScale: { timeVisible: tfEl.value !== "1d" } });
@@ -142,7 +146,9 @@
   tickerEl.value = (params.get("ticker") || "VNINDEX").toUpperCase();
   tfEl.value = ["1d", "1h", "15m"].includes(params.get("tf")) ? params.get("tf") : "1d";
   tickerEl.addEventListener("change", reset);
+  adjustmentEl.value = params.get("adjustment") === "raw" ? "raw" : "adjusted";
   tfEl.addEventListener("change", reset);
+  adjustmentEl.addEventListener("change", reset);
 
   if (!token) {
     say("no access token: open the chartUrl returned by POST /chart-token", true);
