@@ -29,7 +29,7 @@ from litestar.testing import TestClient
 from history_api.app import create_app
 from tests.conftest import require_env
 from tests.history_api.conftest import HOURLY_OPENS, KEY, api_settings, hourly_ts, trading_days
-from vietmarket_core.market import VN_TZ, daily_bar_ts, trading_date_of
+from vietmarket_core.market import daily_bar_ts, trading_date_of
 from vietmarket_pipelines.prices import DailyPrice, adjustment_factors, cumulative_factors
 from vietmarket_pipelines.simulator.rules import band, to_grid
 from vietmarket_pipelines.timescale.daily_prices import read_daily_prices, upsert_daily_prices
@@ -403,4 +403,3 @@ def test_finfo_factors_as_seeded(client: Client) -> None:
     assert set(finfo) == {"2026-02-23", "2026-01-19"}
     assert finfo["2026-02-23"]["factor"] == pytest.approx(1 / 1.2, rel=1e-3)
     assert finfo["2026-01-19"]["cumulative_factor"] == pytest.approx(1 / 1.32, rel=1e-3)
-    assert VN_TZ.key == "Asia/Ho_Chi_Minh"
