@@ -7,6 +7,7 @@ import dagster as dg
 
 from vietmarket_core.market import VN_TZ
 from vietmarket_pipelines.defs.common.market_data import MarketDataResource
+from vietmarket_pipelines.defs.common.partition_metadata import add_partition_metadata
 from vietmarket_pipelines.defs.common.partitions import tickers_partitions
 from vietmarket_pipelines.defs.common.resources import TimescaleResource
 from vietmarket_pipelines.defs.common.run_tags import RunMode
@@ -111,13 +112,12 @@ def daily_prices(
         f"{sum(w.shift is not None for w in written)} histories replaced); {len(rejected)} rejected"
     )
     fail_whole_step(written, rejected)
+    step = context.get_step_execution_context()
     for w in written:
-        context.add_asset_metadata(price_metadata(w), partition_key=w.ticker)
+        add_partition_metadata(step, daily_prices.key, w.ticker, price_metadata(w))
     for r in rejected:
         context.log.warning(r.problem)
-        context.add_asset_metadata(
-            {REJECTED_KEY: r.problem, "rows_fetched": 0, "source": SOURCE}, partition_key=r.ticker
-        )
+        add_partition_metadata(step, daily_prices.key, r.ticker, {REJECTED_KEY: r.problem, "rows_fetched": 0})
 
 
 @dg.asset(
@@ -152,5 +152,5 @@ def corporate_actions(context: dg.AssetExecutionContext, timescale: TimescaleRes
             if actions:
                 md["latest_ex_date"] = actions[-1].ex_date.isoformat()
                 md["latest_factor"] = actions[-1].factor
-            context.add_asset_metadata(md, partition_key=ticker)
+            add_partition_metadata(context.get_step_execution_context(), corporate_actions.key, ticker, md)
     context.log.info(f"corporate_actions over {len(tickers)} tickers: {totals}")
