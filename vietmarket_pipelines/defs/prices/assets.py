@@ -65,7 +65,7 @@ def fail_whole_step(written: list[TickerPrices], rejected: list[RejectedTicker])
     raise dg.Failure(description=message, allow_retries=False)
 
 
-def tickers_to_fetch(context: dg.AssetExecutionContext, timescale: TimescaleResource) -> list[str]:
+def tickers_of_run(context: dg.AssetExecutionContext, timescale: TimescaleResource) -> list[str]:
     """The run's tickers; a scheduled tick drops delisted ones (they have nothing new)."""
     tickers = [str(k) for k in context.partition_keys]
     if RunMode.of(context.run.tags).is_tick:
@@ -96,7 +96,7 @@ def tickers_to_fetch(context: dg.AssetExecutionContext, timescale: TimescaleReso
 def daily_prices(
     context: dg.AssetExecutionContext, market_data: MarketDataResource, timescale: TimescaleResource
 ) -> None:
-    tickers = tickers_to_fetch(context, timescale)
+    tickers = tickers_of_run(context, timescale)
     today = datetime.now(VN_TZ).date()
     written: list[TickerPrices] = []
     rejected: list[RejectedTicker] = []
@@ -105,7 +105,10 @@ def daily_prices(
         fetcher = PriceFetcher(client, conn, today, context.log.info)
         for ticker in tickers:
             result = fetcher.update(ticker, newest.get(ticker))
-            (rejected if isinstance(result, RejectedTicker) else written).append(result)  # type: ignore[arg-type]
+            if isinstance(result, RejectedTicker):
+                rejected.append(result)
+            else:
+                written.append(result)
     context.log.info(
         f"daily_prices: {len(written)} tickers written ({sum(w.fetched for w in written)} rows fetched, "
         f"{sum(w.stats.inserted for w in written)} inserted, {sum(w.stats.updated for w in written)} updated, "
@@ -134,8 +137,8 @@ def daily_prices(
     kinds={"timescaledb"},
 )
 def corporate_actions(context: dg.AssetExecutionContext, timescale: TimescaleResource) -> None:
-    # An index's adClose/close is always 1: it derives no action, and costs one read.
-    tickers = tickers_to_fetch(context, timescale)
+    # An index's adClose/close is always 1: it derives no action and costs one read.
+    tickers = tickers_of_run(context, timescale)
     totals = {"inserted": 0, "updated": 0, "removed": 0}
     with timescale.store().connection() as conn:
         for ticker in tickers:
