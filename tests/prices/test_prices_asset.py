@@ -36,6 +36,10 @@ def adjusting_actions(sim: SimulatorServer, ticker: str) -> list[tuple[date, flo
     return sorted(out)
 
 
+def finfo_requests(sim: SimulatorServer) -> int:
+    return sum(r["route"] == "finfo-prices" for r in httpx.get(f"{sim.url}/_sim/requests").json())
+
+
 def test_a_stock_and_an_index_are_written_on_both_bases_with_the_band(
     clean_db: MigratedDatabase, fresh_sim: SimulatorServer, instance: dg.DagsterInstance
 ) -> None:
@@ -80,15 +84,19 @@ def test_an_ex_date_today_replaces_the_history_on_the_new_basis(
     assert materialize_prices(instance, clean_db, fresh_sim, ["FPT"]).success
     before, actions_before = stored_prices(clean_db, "FPT"), stored_actions(clean_db, "FPT")
 
-    # An incremental no-op: a short overlap, nothing rewritten.
+    # An incremental no-op: one request for a short overlap, nothing rewritten.
+    httpx.delete(f"{fresh_sim.url}/_sim/requests")
     assert materialize_prices(instance, clean_db, fresh_sim, ["FPT"]).success
+    assert finfo_requests(fresh_sim) == 1
     md = partition_md(instance, "daily_prices", "FPT")
     assert 0 < md["rows_fetched"] < 15 and md["rows_updated"] == 0 and md["history_replaced"] is False
     assert stored_prices(clean_db, "FPT") == before and stored_actions(clean_db, "FPT") == actions_before
 
     action = {"symbol": "FPT", "kind": "stock_dividend", "ratio": 0.2, "ex_date": "today"}
     httpx.post(f"{fresh_sim.url}/_sim/corporate-actions", json=action).raise_for_status()
+    httpx.delete(f"{fresh_sim.url}/_sim/requests")
     assert materialize_prices(instance, clean_db, fresh_sim, ["FPT"]).success
+    assert finfo_requests(fresh_sim) == 2, "the overlap, then the whole history once"
     md = partition_md(instance, "daily_prices", "FPT")
     assert md["history_replaced"] is True and md["rows_fetched"] == len(before)
     assert md["basis_shift_factor"] == pytest.approx(1 / 1.2, rel=1e-3)
