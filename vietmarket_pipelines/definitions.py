@@ -5,6 +5,7 @@ import dagster as dg
 from vietmarket_pipelines.defs.candles.assets import candles
 from vietmarket_pipelines.defs.candles.checks import CANDLE_CHECKS, candles_convex_mirror_in_sync
 from vietmarket_pipelines.defs.candles.io_manager import TimescaleCandleIOManager
+from vietmarket_pipelines.defs.candles.rule_checks import CANDLE_RULE_CHECKS
 from vietmarket_pipelines.defs.candles.schedules import (
     candles_close_schedule,
     candles_job,
@@ -34,7 +35,13 @@ defs = dg.Definitions(
     executor=dg.in_process_executor,
     assets=[symbols, candles, news_articles, news_backfill],
     # The mirror's in-sync checks stand apart: they only mean something where Convex is configured.
-    asset_checks=[*CANDLE_CHECKS, candles_convex_mirror_in_sync, *NEWS_CHECKS, news_convex_mirror_in_sync],
+    asset_checks=[
+        *CANDLE_CHECKS,
+        *CANDLE_RULE_CHECKS,
+        candles_convex_mirror_in_sync,
+        *NEWS_CHECKS,
+        news_convex_mirror_in_sync,
+    ],
     jobs=[candles_job, universe_job, news_job],
     schedules=[
         candles_latest_schedule,
