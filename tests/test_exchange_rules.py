@@ -16,6 +16,7 @@ from vietmarket_pipelines.exchange_rules import (
     jump_beyond_band,
     off_tick_prices,
     on_tick,
+    tick_schedule,
     tick_size,
 )
 
@@ -61,6 +62,14 @@ def test_tick_size(price: float, exchange: str, tick: float) -> None:
 )
 def test_on_tick(price: float, exchange: str, expected: bool) -> None:
     assert on_tick(price, exchange) is expected
+
+
+def test_the_tick_schedule_as_data_agrees_with_tick_size() -> None:
+    schedule = tick_schedule()
+    for price in (0.5, 9.99, 10.0, 25.0, 49.95, 50.0, 120.0, 900.0):
+        for exchange in ("HOSE", "HNX", "UPCOM"):
+            first = next(tick for x, below, tick in schedule if x == exchange and price < below)
+            assert first == tick_size(price, exchange), (price, exchange)
 
 
 def test_off_tick_prices_names_the_offending_ones() -> None:

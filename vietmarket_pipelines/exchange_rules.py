@@ -49,6 +49,16 @@ def tick_size(price: float, exchange: str) -> float:
     return HOSE_TOP_TICK
 
 
+def tick_schedule() -> list[tuple[str, float, float]]:
+    """(exchange, below this price, tick) rows, thousands of VND: the tick rule as data for a SQL query.
+
+    A price's tick is that of the first row of its exchange with price < below, rows ascending.
+    """
+    top = math.inf
+    hose = [("HOSE", below, tick) for below, tick in HOSE_TICKS] + [("HOSE", top, HOSE_TOP_TICK)]
+    return hose + [(x, top, FLAT_TICK) for x in EXCHANGES if x != "HOSE"]
+
+
 def on_tick(price: float, exchange: str) -> bool:
     """Whether `price` (thousands of VND) is a multiple of the exchange's tick at that price."""
     steps = price / tick_size(price, exchange)
