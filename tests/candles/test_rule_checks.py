@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 import dagster as dg
+import httpx
 import pytest
 
 from tests.candles.conftest import resources
@@ -116,3 +117,25 @@ def test_intraday_partitions_have_no_finfo_close_to_compare(
 ) -> None:
     check = run(instance, seeded, sim, "1h", **RECENT)["adjusted_close_matches_finfo"]
     assert check.passed and check.metadata["closes_compared_in_run"].value == 0
+
+
+def test_finfo_on_a_newer_basis_than_the_stored_candles_differs_on_every_earlier_date(
+    seeded: MigratedDatabase, sim: SimulatorServer, instance: dg.DagsterInstance
+) -> None:
+    assert run(instance, seeded, sim, "1d", **RECENT)["adjusted_close_matches_finfo"].passed
+    action = {"symbol": "VCB", "kind": "stock_dividend", "ratio": 0.2, "ex_date": "today"}
+    httpx.post(f"{sim.url}/_sim/corporate-actions", json=action).raise_for_status()
+    try:
+        with FinfoPricesClient(sim.url) as finfo:
+            prices = finfo.stock_prices("VCB", date(2025, 12, 1), SIM_NOW.date())
+    finally:
+        httpx.delete(f"{sim.url}/_sim/corporate-actions").raise_for_status()
+    conn = seeded.connect("writer")
+    upsert_daily_prices(conn, prices)
+    conn.close()
+    # The candles' incremental run refetches with the action dropped again: still the old basis.
+    check = run(instance, seeded, sim, "1d")["adjusted_close_matches_finfo"]
+    assert not check.passed
+    compared = check.metadata["closes_compared"].value
+    assert compared >= 25 and check.metadata["closes_differing"].value == compared
+    assert check.metadata["dates"].value[0] == "2026-01-05"
