@@ -15,6 +15,9 @@ from vietmarket_pipelines.defs.candles.schedules import (
 from vietmarket_pipelines.defs.news.assets import news_articles, news_backfill
 from vietmarket_pipelines.defs.news.checks import NEWS_CHECKS, news_convex_mirror_in_sync
 from vietmarket_pipelines.defs.news.schedules import news_job, news_schedule
+from vietmarket_pipelines.defs.prices.assets import corporate_actions, daily_prices
+from vietmarket_pipelines.defs.prices.checks import PRICES_CHECKS
+from vietmarket_pipelines.defs.prices.schedules import prices_close_schedule, prices_job
 from vietmarket_pipelines.defs.universe.assets import symbols
 from vietmarket_pipelines.defs.universe.schedules import universe_job, universe_schedule
 from vietmarket_pipelines.settings import (
@@ -33,20 +36,22 @@ convex = convex_from_env()
 defs = dg.Definitions(
     # One asset and its checks per run: a subprocess per step would only add start-up time.
     executor=dg.in_process_executor,
-    assets=[symbols, candles, news_articles, news_backfill],
+    assets=[symbols, candles, daily_prices, corporate_actions, news_articles, news_backfill],
     # The mirror's in-sync checks stand apart: they only mean something where Convex is configured.
     asset_checks=[
         *CANDLE_CHECKS,
         *CANDLE_RULE_CHECKS,
         candles_convex_mirror_in_sync,
+        *PRICES_CHECKS,
         *NEWS_CHECKS,
         news_convex_mirror_in_sync,
     ],
-    jobs=[candles_job, universe_job, news_job],
+    jobs=[candles_job, prices_job, universe_job, news_job],
     schedules=[
         candles_latest_schedule,
         candles_close_schedule,
         candles_repair_schedule,
+        prices_close_schedule,
         universe_schedule,
         news_schedule,
     ],

@@ -1,18 +1,12 @@
 """Candle checks, per (ticker, tf): OHLC and grid alignment block, gaps and freshness warn; calendar per run."""
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import dagster as dg
 import numpy as np
 import numpy.typing as npt
-
-# Not exported by dagster, but the one way to name the materialization a hand-built evaluation targets.
-from dagster._core.definitions.asset_checks.asset_check_evaluation import (
-    AssetCheckEvaluationTargetMaterializationData,
-)
 
 from vietmarket_core.market import BAR_MS, VN_TZ, Timeframe, trading_date_of
 from vietmarket_pipelines.calendar import AFTERNOON, BAR_OPENS, TradingCalendar
@@ -27,6 +21,12 @@ from vietmarket_pipelines.defs.candles.gaps import find_gaps
 from vietmarket_pipelines.defs.candles.io_manager import REJECTED_KEY
 from vietmarket_pipelines.defs.candles.partitions import split_candle_key, tickers_by_timeframe
 from vietmarket_pipelines.defs.common.convex_mirror import ConvexMirrorResource
+from vietmarket_pipelines.defs.common.partition_checks import (
+    Finding,
+    PartitionedCheckOutput,
+    report_partitions,
+)
+from vietmarket_pipelines.defs.common.partition_checks import rejections_in_run as rejections_of_asset
 from vietmarket_pipelines.defs.common.resources import TimescaleResource
 from vietmarket_pipelines.defs.common.run_tags import RunMode
 
@@ -43,9 +43,6 @@ ICT_OFFSET_MS = 7 * 3_600_000
 # (the fetch overlap and then some).  Backfills and repairs check whole series.
 RECENT_WINDOW = timedelta(days=14)
 
-# What a candle check yields: an evaluation per reported partition, then the run's summary result.
-PartitionedCheckOutput = Iterator[dg.AssetCheckEvaluation | dg.AssetCheckResult]
-
 
 def check_since_ms(context: dg.AssetCheckExecutionContext) -> int:
     """The first ts a check looks at: recent for scheduled ticks, everything otherwise."""
@@ -58,49 +55,14 @@ def series_in_run(context: dg.AssetCheckExecutionContext) -> dict[Timeframe, lis
     return tickers_by_timeframe(context.partition_keys)
 
 
-@dataclass(frozen=True)
-class Finding:
-    """What is wrong with one series: a line for the description, and numbers for the metadata."""
-
-    detail: str
-    metadata: Mapping[str, Any] = field(default_factory=dict)
-
-
-def _latest_materializations(
-    instance: dg.DagsterInstance, asset_key: dg.AssetKey, partition_keys: Sequence[str]
-) -> dict[str, AssetCheckEvaluationTargetMaterializationData]:
-    """The newest materialization of each partition, in two queries however many partitions there are.
-
-    An evaluation must name it: the UI shows a partition's check status only while the evaluation
-    targets that partition's newest materialization.
-    """
-    if not partition_keys:
-        # An empty set means every partition to Dagster: a healthy whole-market tick reports none.
-        return {}
-    storage_ids = instance.get_latest_storage_id_by_partition(
-        asset_key, dg.DagsterEventType.ASSET_MATERIALIZATION, set(partition_keys)
-    )
-    if not storage_ids:
-        return {}
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=asset_key, storage_ids=list(storage_ids.values())), limit=len(storage_ids)
-    ).records
-    return {
-        str(r.partition_key): AssetCheckEvaluationTargetMaterializationData(
-            storage_id=r.storage_id, run_id=r.run_id, timestamp=r.timestamp
-        )
-        for r in records
-    }
-
-
 def bar_time(ts_ms: int) -> dg.TimestampMetadataValue:
     """A bar's ts as metadata the UI shows as a time, not as a number to plot."""
     return dg.MetadataValue.timestamp(ts_ms / 1000)
 
 
-# Up to this many partitions a run reports every partition's verdict; a bigger run (a backfill chunk, a
-# tick) reports its failing partitions and one summary.  Why: ARCHITECTURE.md, "Checks per partition".
-EVERY_PARTITION_UP_TO = 25
+def _candle_label(key: str) -> tuple[str, Mapping[str, Any]]:
+    ticker, tf = split_candle_key(key)
+    return f"{ticker} {tf}", {"ticker": ticker, "tf": tf}
 
 
 def per_partition(
@@ -110,44 +72,12 @@ def per_partition(
     severity: dg.AssetCheckSeverity,
     metadata: Mapping[str, Any] | None = None,
 ) -> PartitionedCheckOutput:
-    """Per-partition verdicts of the run, then the run's summary; a series without a finding passes.
-
-    Each verdict is an evaluation carrying its partition key, so Dagster stores it as that
-    partition's row (what the checks tab lists, and `assetCheckExecutions(partition:)` answers).
-    Failing partitions come last: the check's latest row is then a failure whenever one failed.
-    The checks' queries already ran, one per timeframe.
-    """
-    spec = context.check_specs[0]
-    keys = list(context.partition_keys)
-    failing = [k for k in keys if split_candle_key(k) in findings]
-    reported = [k for k in keys if k not in set(failing)] if len(keys) <= EVERY_PARTITION_UP_TO else []
-    reported += failing
-    targets = _latest_materializations(context.instance, spec.asset_key, reported)
-    for key in reported:
-        ticker, tf = split_candle_key(key)
-        finding = findings.get((ticker, tf))
-        yield dg.AssetCheckEvaluation(
-            asset_key=spec.asset_key,
-            check_name=spec.name,
-            passed=finding is None,
-            severity=severity,
-            description=f"{ticker} {tf}: {what}: {finding.detail}" if finding else None,
-            metadata={"ticker": ticker, "tf": tf, **(metadata or {}), **(finding.metadata if finding else {})},
-            target_materialization_data=targets.get(key),
-            blocking=spec.blocking,
-            partition=key,
-        )
-    yield dg.AssetCheckResult(
-        passed=not failing,
-        severity=severity,
-        description=f"{len(failing)} of {len(keys)} partitions: {what}" if failing else None,
-        metadata={
-            **(metadata or {}),
-            "partitions_checked": len(keys),
-            "partitions_failing": len(failing),
-            "failing_sample": dg.MetadataValue.json(failing[:25]),
-        },
-    )
+    """Per-(ticker, tf) verdicts of the run, then its summary (`report_partitions`); a series without
+    a finding passes.  The checks' queries already ran, one per timeframe."""
+    by_key = {
+        str(key): findings[series] for key in context.partition_keys if (series := split_candle_key(key)) in findings
+    }
+    yield from report_partitions(context, by_key, what, severity, _candle_label, metadata)
 
 
 def candle_check(
@@ -315,24 +245,8 @@ def calendar_matches_vnindex(timescale: TimescaleResource) -> dg.AssetCheckResul
 
 
 def rejections_in_run(instance: dg.DagsterInstance, run_id: str) -> dict[str, str]:
-    """Partition key -> why its fetch was rejected, from this run's candle materializations.
-
-    The IO manager records a rejection on the partition's own materialization, so the verdict
-    travels with the run through Dagster's event log: one paged read, however many partitions.
-    """
-    rejected: dict[str, str] = {}
-    cursor = None
-    while True:
-        page = instance.get_records_for_run(
-            run_id, cursor=cursor, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION, limit=5_000
-        )
-        for record in page.records:
-            event = record.asset_materialization
-            if event is not None and event.asset_key == candles.key and REJECTED_KEY in event.metadata:
-                rejected[str(event.partition)] = str(event.metadata[REJECTED_KEY].value)
-        if not page.has_more:
-            return rejected
-        cursor = page.cursor
+    """Partition key -> why its fetch was rejected, from this run's candle materializations."""
+    return rejections_of_asset(instance, run_id, candles.key, REJECTED_KEY)
 
 
 @candle_check(

@@ -1,4 +1,4 @@
-"""The candle partitions: every ticker (dynamic) x every timeframe (static); keys read "1d|VCB"."""
+"""The candle partitions: every ticker (dynamic, shared) x every timeframe (static); keys read "1d|VCB"."""
 
 from collections import defaultdict
 from collections.abc import Iterable
@@ -6,10 +6,21 @@ from collections.abc import Iterable
 import dagster as dg
 
 from vietmarket_core.market import TIMEFRAMES, Timeframe, is_timeframe
+from vietmarket_pipelines.defs.common.partitions import TICKERS, tickers_partitions
 from vietmarket_pipelines.defs.common.run_tags import RANGE_END_TAG, RANGE_START_TAG
 
-TICKERS = "tickers"
-tickers_partitions = dg.DynamicPartitionsDefinition(name=TICKERS)
+# TICKERS and tickers_partitions are re-exported: the candles' ticker dimension is the shared one.
+__all__ = [
+    "TICKERS",
+    "candle_key",
+    "candle_partitions",
+    "range_tags",
+    "split_candle_key",
+    "tickers_by_timeframe",
+    "tickers_partitions",
+    "timeframe_partitions",
+]
+
 timeframe_partitions = dg.StaticPartitionsDefinition(list(TIMEFRAMES))
 candle_partitions = dg.MultiPartitionsDefinition({"ticker": tickers_partitions, "tf": timeframe_partitions})
 

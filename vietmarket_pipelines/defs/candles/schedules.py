@@ -11,8 +11,9 @@ from vietmarket_pipelines.calendar import AFTERNOON, MORNING, TradingCalendar
 from vietmarket_pipelines.defs.candles.assets import candles
 from vietmarket_pipelines.defs.candles.calendar_truth import observed_calendar
 from vietmarket_pipelines.defs.candles.gaps import find_gaps
-from vietmarket_pipelines.defs.candles.partitions import TICKERS, candle_key, range_tags
+from vietmarket_pipelines.defs.candles.partitions import candle_key, range_tags
 from vietmarket_pipelines.defs.common.market_data import MarketDataResource
+from vietmarket_pipelines.defs.common.partitions import tickers_in_partition_order
 from vietmarket_pipelines.defs.common.resources import TimescaleResource
 from vietmarket_pipelines.defs.common.run_tags import PROVIDER_TAG, RunMode, mode_tags
 
@@ -33,8 +34,7 @@ candles_job = dg.define_asset_job(
 
 def active_tickers_in_partition_order(instance: dg.DagsterInstance, timescale: TimescaleResource) -> list[str]:
     """Active tickers in the order of the `tickers` partitions, so a first..last range is contiguous."""
-    active = timescale.store().active_tickers()
-    return [t for t in instance.get_dynamic_partitions(TICKERS) if t in active]
+    return tickers_in_partition_order(instance, timescale.store().active_tickers())
 
 
 def whole_market_requests(

@@ -6,8 +6,8 @@ import dagster as dg
 import psycopg2
 
 from vietmarket_core.sqlfiles import load_sql
-from vietmarket_pipelines.defs.candles.partitions import TICKERS
 from vietmarket_pipelines.defs.common.market_data import MarketDataResource
+from vietmarket_pipelines.defs.common.partitions import TICKERS
 from vietmarket_pipelines.defs.common.resources import TimescaleResource
 from vietmarket_pipelines.providers.http import ProviderError, ProviderUnavailable
 from vietmarket_pipelines.settings import step_retry_policy
