@@ -17,6 +17,7 @@ from vietmarket_pipelines.defs.news.checks import NEWS_CHECKS, news_convex_mirro
 from vietmarket_pipelines.defs.news.schedules import news_job, news_schedule
 from vietmarket_pipelines.defs.prices.assets import corporate_actions, daily_prices
 from vietmarket_pipelines.defs.prices.checks import PRICES_CHECKS
+from vietmarket_pipelines.defs.prices.rule_checks import PRICES_RULE_CHECKS
 from vietmarket_pipelines.defs.prices.schedules import prices_close_schedule, prices_job
 from vietmarket_pipelines.defs.universe.assets import symbols
 from vietmarket_pipelines.defs.universe.schedules import universe_job, universe_schedule
@@ -43,6 +44,7 @@ defs = dg.Definitions(
         *CANDLE_RULE_CHECKS,
         candles_convex_mirror_in_sync,
         *PRICES_CHECKS,
+        *PRICES_RULE_CHECKS,
         *NEWS_CHECKS,
         news_convex_mirror_in_sync,
     ],
