@@ -16,7 +16,7 @@ from tests.conftest import SIM_NOW, MigratedDatabase
 from vietmarket_core.market import Timeframe, daily_bar_ts
 from vietmarket_pipelines.defs.candles.assets import candles
 from vietmarket_pipelines.defs.candles.partitions import TICKERS, candle_key
-from vietmarket_pipelines.defs.candles.rule_checks import CANDLE_RULE_CHECKS
+from vietmarket_pipelines.defs.candles.rule_checks import CANDLE_RULE_CHECKS, JumpCandidate, judge_jumps
 from vietmarket_pipelines.providers.finfo import FinfoPricesClient
 from vietmarket_pipelines.simulator.server import SimulatorServer
 from vietmarket_pipelines.timescale.daily_prices import upsert_daily_prices
@@ -54,7 +54,7 @@ def seeded(clean_db: MigratedDatabase, sim: SimulatorServer) -> Iterator[Migrate
     yield clean_db
 
 
-@pytest.mark.parametrize("tf", ["1d", "1h"])
+@pytest.mark.parametrize("tf", ["1d", "1h", "15m"])
 def test_a_jump_fails_until_a_corporate_action_explains_it(
     seeded: MigratedDatabase, sim: SimulatorServer, instance: dg.DagsterInstance, tf: Timeframe
 ) -> None:
@@ -139,3 +139,27 @@ def test_finfo_on_a_newer_basis_than_the_stored_candles_differs_on_every_earlier
     compared = check.metadata["closes_compared"].value
     assert compared >= 25 and check.metadata["closes_differing"].value == compared
     assert check.metadata["dates"].value[0] == "2026-01-05"
+
+
+def candidate(ticker: str, exchange: str | None, band: tuple[float, float, float] | None, **kw: Any) -> JumpCandidate:
+    reference, floor, ceiling = band or (None, None, None)
+    values: dict[str, Any] = {"prev_low": 10.0, "prev_high": 10.5, "low": 11.0, "high": 11.4, "ex_dates": [], **kw}
+    return JumpCandidate(
+        ticker, daily_bar_ts(JUMP_DAY), daily_bar_ts(date(2026, 1, 19)), exchange=exchange,
+        reference=reference, floor=floor, ceiling=ceiling, **values,
+    )  # fmt: skip
+
+
+def test_judging_uses_the_days_real_band_else_the_exchanges() -> None:
+    # 11.4 after a high of 10.5 is +8.6 %: beyond HOSE's 7 %, inside HNX's 10 % and UPCOM's 15 %.
+    judged = judge_jumps(
+        [candidate("AAA", "HOSE", None), candidate("BBB", "HNX", None), candidate("CCC", "UPCOM", None)]
+    )
+    assert set(judged) == {"AAA"} and judged["AAA"].explained == 0
+    assert judged["AAA"].unexplained[0].values.endswith("band -7.00%/+7.00%")
+    # A first day after a long suspension: finfo's real band (HOSE ±20 %) admits the move.
+    assert judge_jumps([candidate("AAA", "HOSE", (10.5, 8.4, 12.6))]) == {}
+    explained = judge_jumps([candidate("AAA", "HOSE", None, ex_dates=[JUMP_DAY])])
+    assert explained["AAA"].explained == 1 and not explained["AAA"].unexplained
+    # No band to judge by: an index, or a ticker whose exchange is unknown.
+    assert judge_jumps([candidate("VNINDEX", "HOSE", None), candidate("DDD", None, None)]) == {}
