@@ -143,7 +143,11 @@ def test_finfo_on_a_newer_basis_than_the_stored_candles_differs_on_every_earlier
 
 def candidate(ticker: str, exchange: str | None, band: tuple[float, float, float] | None, **kw: Any) -> JumpCandidate:
     reference, floor, ceiling = band or (None, None, None)
-    values: dict[str, Any] = {"prev_low": 10.0, "prev_high": 10.5, "low": 11.0, "high": 11.4, "ex_dates": [], **kw}
+    values: dict[str, Any] = {
+        **{"prev_low": 10.0, "prev_high": 10.5, "low": 11.0, "high": 11.4},
+        **{"prev_raw_low": None, "prev_raw_high": None, "ex_dates": []},
+        **kw,
+    }
     return JumpCandidate(
         ticker, daily_bar_ts(JUMP_DAY), daily_bar_ts(date(2026, 1, 19)), exchange=exchange,
         reference=reference, floor=floor, ceiling=ceiling, **values,
@@ -161,5 +165,12 @@ def test_judging_uses_the_days_real_band_else_the_exchanges() -> None:
     assert judge_jumps([candidate("AAA", "HOSE", (10.5, 8.4, 12.6))]) == {}
     explained = judge_jumps([candidate("AAA", "HOSE", None, ex_dates=[JUMP_DAY])])
     assert explained["AAA"].explained == 1 and not explained["AAA"].unexplained
+    # A cash dividend: the exchange set the reference (11.0 raw) a whole tick above the previous raw range.
+    adjusted = candidate("AAA", "HOSE", (11.0, 10.25, 11.75), prev_raw_low=10.0, prev_raw_high=10.5, high=11.75)
+    assert judge_jumps([adjusted])["AAA"].explained == 1
+    # The same day with its reference inside the previous range is no ex-date.
+    assert judge_jumps([candidate("AAA", "HOSE", (10.5, 9.8, 11.2), prev_raw_low=10.0, prev_raw_high=10.5)])[
+        "AAA"
+    ].unexplained
     # No band to judge by: an index, or a ticker whose exchange is unknown.
     assert judge_jumps([candidate("VNINDEX", "HOSE", None), candidate("DDD", None, None)]) == {}

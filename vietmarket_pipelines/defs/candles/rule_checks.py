@@ -16,6 +16,7 @@ from vietmarket_pipelines.exchange_rules import (
     BAND,
     RuleFinding,
     band_fraction,
+    beyond_band,
     day_band,
     fmt,
     jump_beyond_band,
@@ -55,6 +56,8 @@ class JumpCandidate:
     reference: float | None
     floor: float | None
     ceiling: float | None
+    prev_raw_low: float | None
+    prev_raw_high: float | None
     ex_dates: list[date]
 
     def band(self, exchange: str) -> tuple[float, float]:
@@ -63,6 +66,20 @@ class JumpCandidate:
             return day_band(self.reference, self.floor, self.ceiling)
         fraction = band_fraction(exchange)
         return fraction, fraction
+
+    def explained(self, exchange: str) -> bool:
+        """A corporate action went ex in between, or the exchange adjusted the day's reference.
+
+        The reference normally lies inside the previous trading date's raw range; one set outside it
+        by a tick or more is the exchange's adjustment on an ex-date (a cash dividend's too, which
+        the adjusted series of VCI, SSI and finfo do not adjust for), whether or not the action is in
+        corporate_actions.
+        """
+        if self.ex_dates:
+            return True
+        if self.reference is None or self.prev_raw_low is None or self.prev_raw_high is None:
+            return False
+        return beyond_band(self.reference, self.reference, self.prev_raw_low, self.prev_raw_high, exchange)
 
     def finding(self, exchange: str) -> RuleFinding:
         down, up = self.band(exchange)
@@ -100,7 +117,7 @@ def judge_jumps(candidates: Sequence[JumpCandidate]) -> dict[str, Jumps]:
             continue
         if not jump_beyond_band((c.prev_low, c.prev_high), (c.low, c.high), c.band(exchange), exchange):
             continue
-        if c.ex_dates:
+        if c.explained(exchange):
             explained[c.ticker] = explained.get(c.ticker, 0) + 1
         else:
             unexplained.setdefault(c.ticker, []).append(c.finding(exchange))
