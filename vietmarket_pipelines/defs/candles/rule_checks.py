@@ -136,7 +136,8 @@ def rule_finding(found: Sequence[RuleFinding], total: int, what: str, counts: di
 @candle_check(
     description="No trading date's range leaves the day's band (daily_prices' floor and ceiling around the "
     "reference, else the exchange's ±7/10/15 %) around the previous trading date's range, one tick of "
-    "rounding allowed, unless a corporate action went ex in between. Intraday bars are judged as their "
+    "rounding allowed, unless a corporate action went ex in between (corporate_actions, or a reference the exchange "
+    "set outside the previous day's raw range). Intraday bars are judged as their "
     "date's range. WARN: the provider's prices are kept; a mixed adjustment basis shows up here.",
 )
 def no_unexplained_jump(context: dg.AssetCheckExecutionContext, timescale: TimescaleResource) -> PartitionedCheckOutput:
