@@ -25,6 +25,8 @@ FLAT_TICK = 0.1  # HNX and UPCOM: 100 VND at every price
 # In ticks: a price within this of a grid point is on it.  Thousands of VND with two decimals carry
 # binary error of ~1e-15; anything a provider really sent off the grid is a tenth of a tick or more.
 ON_TICK_TOLERANCE = 1e-6
+# How many dates a failing check names in its metadata (the description names the first in full).
+NAMED_DATES = 10
 
 
 def _known(exchange: str) -> str:

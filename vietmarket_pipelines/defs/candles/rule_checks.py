@@ -2,18 +2,19 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import dagster as dg
 
-from vietmarket_core.market import INDEX_TICKERS, Timeframe
+from vietmarket_core.market import INDEX_TICKERS, Timeframe, trading_date_of
 from vietmarket_core.sqlfiles import load_sql, timeframe_sql
 from vietmarket_pipelines.defs.candles.checks import candle_check, check_since_ms, per_partition, series_in_run
 from vietmarket_pipelines.defs.common.partition_checks import Finding, PartitionedCheckOutput
 from vietmarket_pipelines.defs.common.resources import TimescaleResource
 from vietmarket_pipelines.exchange_rules import (
     BAND,
+    NAMED_DATES,
     RuleFinding,
     band_fraction,
     beyond_band,
@@ -32,13 +33,6 @@ ADJUSTED_SOURCES = ("vci", "ssi")
 # Each side's adjusted close is rounded to within half the smallest tick, so two closes on one
 # basis differ by at most one smallest tick (10 VND); more is a different basis or a wrong bar.
 CLOSE_TOLERANCE = 2 * HALF_SMALLEST_TICK + 1e-9
-# How many differing or jumping dates a finding names.
-SAMPLE = 10
-
-
-def day_of(ts_ms: int) -> date:
-    """The trading date of a 00:00 UTC day ts."""
-    return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).date()
 
 
 @dataclass(frozen=True)
@@ -83,11 +77,12 @@ class JumpCandidate:
 
     def finding(self, exchange: str) -> RuleFinding:
         down, up = self.band(exchange)
+        previous = trading_date_of(self.prev_ts, "1d").isoformat()
         values = (
-            f"low {fmt(self.low)} high {fmt(self.high)} after {day_of(self.prev_ts).isoformat()}'s "
+            f"low {fmt(self.low)} high {fmt(self.high)} after {previous}'s "
             f"low {fmt(self.prev_low)} high {fmt(self.prev_high)}, band -{down:.2%}/+{up:.2%}"
         )
-        return RuleFinding(self.ticker, day_of(self.day_ts), jump_rule(exchange), values)
+        return RuleFinding(self.ticker, trading_date_of(self.day_ts, "1d"), jump_rule(exchange), values)
 
 
 def jump_candidates(store: CandleStore, tf: Timeframe, tickers: Sequence[str], since_ms: int) -> list[JumpCandidate]:
@@ -126,7 +121,7 @@ def judge_jumps(candidates: Sequence[JumpCandidate]) -> dict[str, Jumps]:
 
 def rule_finding(found: Sequence[RuleFinding], total: int, what: str, counts: dict[str, Any]) -> Finding:
     """A series' finding: how many, the first in full (ticker, date, values, rule), the dates named."""
-    dates = [f.day.isoformat() for f in found[:SAMPLE]]
+    dates = [f.day.isoformat() for f in found[:NAMED_DATES]]
     return Finding(
         f"{total} {what}, first {found[0].text()}",
         {**counts, "rule": found[0].rule, "dates": dg.MetadataValue.json(dates)},
@@ -172,7 +167,7 @@ class CloseComparison:
     def findings(self) -> list[RuleFinding]:
         rule = f"adjusted close equals finfo adClose within {fmt(CLOSE_TOLERANCE)} thousand VND"
         return [
-            RuleFinding(self.ticker, day_of(ts), rule, f"close {fmt(c)} vs finfo adClose {fmt(ad)}")
+            RuleFinding(self.ticker, trading_date_of(ts, "1d"), rule, f"close {fmt(c)} vs finfo adClose {fmt(ad)}")
             for ts, c, ad in zip(self.ts, self.close, self.ad_close, strict=True)
         ]
 
@@ -183,7 +178,7 @@ def close_comparisons(store: CandleStore, tickers: Sequence[str], since_ms: int)
         "since": since_ms,
         "sources": list(ADJUSTED_SOURCES),
         "tolerance": CLOSE_TOLERANCE,
-        "sample": SAMPLE,
+        "sample": NAMED_DATES,
     }
     rows = store.rows("adjusted close vs finfo", load_sql(PACKAGE, "adjusted_close_vs_finfo.sql"), params)
     return [

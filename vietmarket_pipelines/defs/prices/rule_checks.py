@@ -2,11 +2,11 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
 from typing import Any
 
 import dagster as dg
 
+from vietmarket_core.market import trading_date_of
 from vietmarket_core.sqlfiles import load_sql
 from vietmarket_pipelines.defs.candles.checks import check_since_ms
 from vietmarket_pipelines.defs.common.partition_checks import Finding, PartitionedCheckOutput, report_partitions
@@ -14,6 +14,7 @@ from vietmarket_pipelines.defs.common.resources import TimescaleResource
 from vietmarket_pipelines.defs.prices.assets import daily_prices
 from vietmarket_pipelines.defs.prices.checks import prices_check
 from vietmarket_pipelines.exchange_rules import (
+    NAMED_DATES,
     ON_TICK_TOLERANCE,
     RuleFinding,
     band_rule,
@@ -26,12 +27,6 @@ from vietmarket_pipelines.exchange_rules import (
 from vietmarket_pipelines.timescale.candle_store import CandleStore
 
 PACKAGE = __package__ or "vietmarket_pipelines.defs.prices"
-# How many failing dates a finding names.
-SAMPLE = 10
-
-
-def day_of(ts_ms: int) -> date:
-    return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).date()
 
 
 @dataclass(frozen=True)
@@ -53,7 +48,7 @@ class BandCandidate:
         values = (
             f"low {fmt(self.low)} high {fmt(self.high)} outside floor {fmt(self.floor)} ceiling {fmt(self.ceiling)}"
         )
-        return RuleFinding(self.ticker, day_of(self.ts), band_rule(self.exchange), values)
+        return RuleFinding(self.ticker, trading_date_of(self.ts, "1d"), band_rule(self.exchange), values)
 
 
 def band_findings(store: CandleStore, tickers: Sequence[str], since_ms: int) -> dict[str, list[RuleFinding]]:
@@ -86,7 +81,9 @@ def tick_findings(store: CandleStore, tickers: Sequence[str], since_ms: int) -> 
         off = off_tick_prices(dict(zip(names, prices, strict=True)), exchange)
         if off:
             values = ", ".join(f"{name} {fmt(price)}" for name, price in off.items())
-            found.setdefault(ticker, []).append(RuleFinding(ticker, day_of(ts), tick_rule(exchange), values))
+            found.setdefault(ticker, []).append(
+                RuleFinding(ticker, trading_date_of(ts, "1d"), tick_rule(exchange), values)
+            )
     return found
 
 
@@ -100,7 +97,7 @@ def rule_verdicts(
     """One WARN verdict per ticker partition of the run, each failing one naming its first broken bar in full."""
     findings = {}
     for ticker, bad in found.items():
-        dates = [f.day.isoformat() for f in bad[:SAMPLE]]
+        dates = [f.day.isoformat() for f in bad[:NAMED_DATES]]
         metadata = {"days_failing": len(bad), "rule": bad[0].rule, "dates": dg.MetadataValue.json(dates)}
         findings[ticker] = Finding(f"{len(bad)} days, first {bad[0].text()}", metadata)
     yield from report_partitions(context, findings, what, dg.AssetCheckSeverity.WARN, ticker_label)
