@@ -12,7 +12,12 @@ import pytest
 from tests.conftest import MigratedDatabase
 from vietmarket_core.market import daily_bar_ts
 from vietmarket_pipelines.prices import DailyPrice
-from vietmarket_pipelines.timescale.daily_prices import PriceUpsertStats, read_daily_prices, upsert_daily_prices
+from vietmarket_pipelines.timescale.daily_prices import (
+    PriceUpsertStats,
+    read_daily_prices,
+    replace_daily_prices,
+    upsert_daily_prices,
+)
 
 FIRST = date(2026, 2, 2)
 
@@ -104,5 +109,32 @@ def test_the_reader_cannot_upsert(clean_db: MigratedDatabase) -> None:
     try:
         with pytest.raises(psycopg2.Error):
             upsert_daily_prices(conn, [price("VCB", FIRST, 64.0)])
+    finally:
+        conn.close()
+
+
+def test_a_replaced_history_is_swapped_whole_keeping_unchanged_rows(clean_db: MigratedDatabase) -> None:
+    old = [price("FPT", d, 100.0 + i, ratio=1.0) for i, d in enumerate(days(5))]
+    conn = clean_db.connect("writer")
+    try:
+        upsert_daily_prices(conn, old)
+        before = ingested(clean_db, "FPT")
+        # The new basis: every date before the last rescaled, the second date no longer sent.
+        new = [price("FPT", d, 100.0 + i, ratio=1 / 1.2) for i, d in enumerate(days(4))] + old[4:]
+        del new[1]
+        stats = replace_daily_prices(conn, "FPT", new)
+        assert stats == PriceUpsertStats(4, 0, 3, 1)
+        assert read_daily_prices(conn, "FPT") == new
+        after = ingested(clean_db, "FPT")
+        assert after[old[4].ts] == before[old[4].ts], "an unchanged row keeps its ingested_at"
+        assert all(after[p.ts] != before[p.ts] for p in new[:3])
+
+        with pytest.raises(ValueError, match="another ticker"):
+            replace_daily_prices(conn, "FPT", [*new, price("VCB", FIRST, 60.0)])
+        # A failing replacement leaves the stored history as it was: the CHECK on low rejects it.
+        broken = [*new[:2], dataclasses.replace(new[2], low=-1.0)]
+        with pytest.raises(psycopg2.errors.CheckViolation):
+            replace_daily_prices(conn, "FPT", broken)
+        assert read_daily_prices(conn, "FPT") == new
     finally:
         conn.close()

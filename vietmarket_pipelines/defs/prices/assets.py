@@ -7,6 +7,7 @@ import dagster as dg
 
 from vietmarket_core.market import VN_TZ
 from vietmarket_pipelines.defs.common.market_data import MarketDataResource
+from vietmarket_pipelines.defs.common.partition_metadata import add_partition_metadata
 from vietmarket_pipelines.defs.common.partitions import tickers_partitions
 from vietmarket_pipelines.defs.common.resources import TimescaleResource
 from vietmarket_pipelines.defs.common.run_tags import RunMode
@@ -64,7 +65,7 @@ def fail_whole_step(written: list[TickerPrices], rejected: list[RejectedTicker])
     raise dg.Failure(description=message, allow_retries=False)
 
 
-def tickers_to_fetch(context: dg.AssetExecutionContext, timescale: TimescaleResource) -> list[str]:
+def tickers_of_run(context: dg.AssetExecutionContext, timescale: TimescaleResource) -> list[str]:
     """The run's tickers; a scheduled tick drops delisted ones (they have nothing new)."""
     tickers = [str(k) for k in context.partition_keys]
     if RunMode.of(context.run.tags).is_tick:
@@ -95,7 +96,7 @@ def tickers_to_fetch(context: dg.AssetExecutionContext, timescale: TimescaleReso
 def daily_prices(
     context: dg.AssetExecutionContext, market_data: MarketDataResource, timescale: TimescaleResource
 ) -> None:
-    tickers = tickers_to_fetch(context, timescale)
+    tickers = tickers_of_run(context, timescale)
     today = datetime.now(VN_TZ).date()
     written: list[TickerPrices] = []
     rejected: list[RejectedTicker] = []
@@ -104,20 +105,22 @@ def daily_prices(
         fetcher = PriceFetcher(client, conn, today, context.log.info)
         for ticker in tickers:
             result = fetcher.update(ticker, newest.get(ticker))
-            (rejected if isinstance(result, RejectedTicker) else written).append(result)  # type: ignore[arg-type]
+            if isinstance(result, RejectedTicker):
+                rejected.append(result)
+            else:
+                written.append(result)
     context.log.info(
         f"daily_prices: {len(written)} tickers written ({sum(w.fetched for w in written)} rows fetched, "
         f"{sum(w.stats.inserted for w in written)} inserted, {sum(w.stats.updated for w in written)} updated, "
         f"{sum(w.shift is not None for w in written)} histories replaced); {len(rejected)} rejected"
     )
     fail_whole_step(written, rejected)
+    step = context.get_step_execution_context()
     for w in written:
-        context.add_asset_metadata(price_metadata(w), partition_key=w.ticker)
+        add_partition_metadata(step, daily_prices.key, w.ticker, price_metadata(w))
     for r in rejected:
         context.log.warning(r.problem)
-        context.add_asset_metadata(
-            {REJECTED_KEY: r.problem, "rows_fetched": 0, "source": SOURCE}, partition_key=r.ticker
-        )
+        add_partition_metadata(step, daily_prices.key, r.ticker, {REJECTED_KEY: r.problem, "rows_fetched": 0})
 
 
 @dg.asset(
@@ -134,8 +137,8 @@ def daily_prices(
     kinds={"timescaledb"},
 )
 def corporate_actions(context: dg.AssetExecutionContext, timescale: TimescaleResource) -> None:
-    # An index's adClose/close is always 1: it derives no action, and costs one read.
-    tickers = tickers_to_fetch(context, timescale)
+    # An index's adClose/close is always 1: it derives no action and costs one read.
+    tickers = tickers_of_run(context, timescale)
     totals = {"inserted": 0, "updated": 0, "removed": 0}
     with timescale.store().connection() as conn:
         for ticker in tickers:
@@ -152,5 +155,5 @@ def corporate_actions(context: dg.AssetExecutionContext, timescale: TimescaleRes
             if actions:
                 md["latest_ex_date"] = actions[-1].ex_date.isoformat()
                 md["latest_factor"] = actions[-1].factor
-            context.add_asset_metadata(md, partition_key=ticker)
+            add_partition_metadata(context.get_step_execution_context(), corporate_actions.key, ticker, md)
     context.log.info(f"corporate_actions over {len(tickers)} tickers: {totals}")
