@@ -5,6 +5,7 @@ import dagster as dg
 from vietmarket_pipelines.defs.candles.assets import candles
 from vietmarket_pipelines.defs.candles.checks import CANDLE_CHECKS, candles_convex_mirror_in_sync
 from vietmarket_pipelines.defs.candles.io_manager import TimescaleCandleIOManager
+from vietmarket_pipelines.defs.candles.rule_checks import CANDLE_RULE_CHECKS
 from vietmarket_pipelines.defs.candles.schedules import (
     candles_close_schedule,
     candles_job,
@@ -16,6 +17,7 @@ from vietmarket_pipelines.defs.news.checks import NEWS_CHECKS, news_convex_mirro
 from vietmarket_pipelines.defs.news.schedules import news_job, news_schedule
 from vietmarket_pipelines.defs.prices.assets import corporate_actions, daily_prices
 from vietmarket_pipelines.defs.prices.checks import PRICES_CHECKS
+from vietmarket_pipelines.defs.prices.rule_checks import PRICES_RULE_CHECKS
 from vietmarket_pipelines.defs.prices.schedules import prices_close_schedule, prices_job
 from vietmarket_pipelines.defs.universe.assets import symbols
 from vietmarket_pipelines.defs.universe.schedules import universe_job, universe_schedule
@@ -39,8 +41,10 @@ defs = dg.Definitions(
     # The mirror's in-sync checks stand apart: they only mean something where Convex is configured.
     asset_checks=[
         *CANDLE_CHECKS,
+        *CANDLE_RULE_CHECKS,
         candles_convex_mirror_in_sync,
         *PRICES_CHECKS,
+        *PRICES_RULE_CHECKS,
         *NEWS_CHECKS,
         news_convex_mirror_in_sync,
     ],
