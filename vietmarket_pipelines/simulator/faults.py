@@ -12,6 +12,9 @@ TRANSPORT_FAULTS = {"429", "500", "502", "503", "timeout", "rate_limit_text", "t
 PAYLOAD_FAULTS = {
     "unequal", "nan", "duplicates", "out_of_order", "h_lt_l", "outside_range", "negative_volume", "future",
     "wrong_symbol", "non_numeric", "raw_vnd",
+    # A late print: the newest bar's close moved to its high (or low) and 100 more shares, the
+    # revision of one bar that is not a restatement.
+    "revised",
     # Vietstock: a feed cut off mid-XML, an article page without its meta tags.
     "broken_xml", "no_meta",
     # finfo: a page shorter than `size` while totalPages says more, a row without adClose, a raw
