@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime
 
 import dagster as dg
 import httpx
-import numpy as np
 import pytest
 
 from tests.candles.conftest import materialize_candles

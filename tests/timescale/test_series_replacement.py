@@ -1,4 +1,4 @@
-"""PartitionWriter.replace: a restated series replaced whole in one transaction, visible to readers only at its commit."""
+"""PartitionWriter.replace: a restated series replaced whole in one transaction, seen by readers only at its commit."""
 
 from __future__ import annotations
 
