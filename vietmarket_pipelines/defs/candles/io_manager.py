@@ -1,4 +1,4 @@
-"""The candle IO manager: upserts each fetched partition into its hypertable, then hands the written
+"""The candle IO manager: upserts each fetched partition into its hypertable (replacing a restated series whole),
 series to the Convex mirror; rejected partitions are recorded for their check."""
 
 from __future__ import annotations
