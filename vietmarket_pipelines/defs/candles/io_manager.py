@@ -1,5 +1,5 @@
-"""The candle IO manager: upserts each fetched partition into its hypertable (replacing a restated series whole),
-series to the Convex mirror; rejected partitions are recorded for their check."""
+"""The candle IO manager: upserts each fetched partition into its hypertable, or replaces a restated series
+whole, then hands the written series to the Convex mirror; rejected partitions are recorded for their check."""
 
 from __future__ import annotations
 
