@@ -16,7 +16,8 @@ from vietmarket_pipelines.defs.common.market_data import MarketDataResource
 from vietmarket_pipelines.defs.common.run_tags import RunMode
 from vietmarket_pipelines.providers.base import CandleProvider
 from vietmarket_pipelines.providers.http import ProviderError, ProviderUnavailable
-from vietmarket_pipelines.restatement import ReplacementSeries, Restatement, compare_with_stored
+from vietmarket_pipelines.restatement import ReplacementSeries as ReplacementSeries  # re-exported: the partition kind
+from vietmarket_pipelines.restatement import Restatement, compare_with_stored
 from vietmarket_pipelines.timescale.candle_store import CandleStore
 
 # An incremental fetch re-reads this much before the newest stored bar: providers revise recent
