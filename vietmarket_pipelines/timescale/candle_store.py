@@ -190,6 +190,9 @@ def replace_series(conn: psycopg2.extensions.connection, item: ReplacementSeries
     series_restatements row goes last, so it exists exactly when the new bars do.
     """
     series, found = item.series, item.restatement
+    if not len(series):
+        # Whole history empty would mean deleting the series: a provider glitch, never a restatement.
+        raise ValueError(f"refusing to replace {series.ticker} {series.tf} with an empty series from {series.source}")
     params: dict[str, Any] = {"ticker": series.ticker, "tf": series.tf}
     try:
         with conn.cursor() as cur:
