@@ -12,6 +12,9 @@ TRANSPORT_FAULTS = {"429", "500", "502", "503", "timeout", "rate_limit_text", "t
 PAYLOAD_FAULTS = {
     "unequal", "nan", "duplicates", "out_of_order", "h_lt_l", "outside_range", "negative_volume", "future",
     "wrong_symbol", "non_numeric", "raw_vnd",
+    # A late print: the newest bar's close moved to its high (or low) and 100 more shares, the
+    # revision of one bar that is not a restatement.
+    "revised",
     # Vietstock: a feed cut off mid-XML, an article page without its meta tags.
     "broken_xml", "no_meta",
     # finfo: a page shorter than `size` while totalPages says more, a row without adClose, a raw
@@ -38,6 +41,7 @@ class FaultRule:
     fault: str
     symbol: str | None = None
     times: int = -1  # -1: every matching request
+    after: int = 0  # matching requests answered normally before the rule starts (the second of two)
     retry_after: int | None = None
     delay: float = 30.0  # seconds a "timeout" stalls
 
@@ -71,6 +75,9 @@ class FaultBook:
                 if rule.route not in (route, "*") or rule.times == 0:
                     continue
                 if rule.symbol is not None and rule.symbol not in symbols:
+                    continue
+                if rule.after > 0:
+                    rule.after -= 1
                     continue
                 if rule.times > 0:
                     rule.times -= 1

@@ -201,6 +201,11 @@ def _raw_vnd(b: Arrays, last: int) -> None:
         b[k] = [x * 1000 for x in b[k]]
 
 
+def _revised(b: Arrays, last: int) -> None:
+    b["c"][last] = b["h"][last] if b["c"][last] != b["h"][last] else b["l"][last]
+    b["v"][last] += 100
+
+
 # Each breaks the arrays in place, given the last bar's index; the routes apply the other payload faults.
 _BREAKERS: dict[str, Callable[[Arrays, int], None]] = {
     "unequal": _unequal,
@@ -213,6 +218,7 @@ _BREAKERS: dict[str, Callable[[Arrays, int], None]] = {
     "negative_volume": _negative_volume,
     "future": _future,
     "raw_vnd": _raw_vnd,
+    "revised": _revised,
 }
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import struct
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -16,11 +17,13 @@ import pandas as pd
 import psycopg2
 import psycopg2.extensions
 from psycopg2 import sql
+from psycopg2.extras import Json
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from vietmarket_core.market import CANDLE_TABLES, Timeframe
 from vietmarket_core.sqlfiles import load_sql, timeframe_sql
 from vietmarket_pipelines.bars import BAR_COLUMNS, BarSeries
+from vietmarket_pipelines.restatement import ReplacementSeries, Restatement, StoredBars
 
 log = logging.getLogger(__name__)
 PACKAGE = __package__ or "vietmarket_pipelines.timescale"
@@ -57,6 +60,10 @@ class UpsertStats:
     updated: int
     first_ts: int | None
     last_ts: int | None
+    # A replacement (PartitionWriter.replace) also deletes the stored bars the provider no longer
+    # has, and says which restatement it wrote.
+    deleted: int = 0
+    restatement: Restatement | None = None
 
     @classmethod
     def of(cls, series: BarSeries, *, inserted: int, updated: int) -> UpsertStats:
@@ -67,6 +74,11 @@ class UpsertStats:
     @property
     def unchanged(self) -> int:
         return self.fetched - self.inserted - self.updated
+
+    @property
+    def bars_replaced(self) -> int:
+        """Stored bars a replacement changed: rewritten on the new basis, or deleted."""
+        return self.updated + self.deleted
 
 
 _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
@@ -168,6 +180,58 @@ def _write_small(conn: psycopg2.extensions.connection, series: BarSeries) -> tup
     return int(row[0]), int(row[1])
 
 
+def replace_series(conn: psycopg2.extensions.connection, item: ReplacementSeries) -> UpsertStats:
+    """Replaces every stored bar of a restated series with the provider's whole history and
+    records the restatement, in one transaction.
+
+    Readers on other connections see the old series until the commit and the new one after it
+    (MVCC); nothing in between.  Only bars whose values changed are rewritten (their ingested_at
+    moves), new ones are inserted, stored ones the provider no longer has are deleted, and the
+    series_restatements row goes last, so it exists exactly when the new bars do.
+    """
+    series, found = item.series, item.restatement
+    if not len(series):
+        # Whole history empty would mean deleting the series: a provider glitch, never a restatement.
+        raise ValueError(f"refusing to replace {series.ticker} {series.tf} with an empty series from {series.source}")
+    params: dict[str, Any] = {"ticker": series.ticker, "tf": series.tf}
+    try:
+        with conn.cursor() as cur:
+            cur.execute(store_sql("lock_series.sql"), params)
+            updated, inserted = _stage_and_upsert(cur, series)
+            cur.execute(table_sql(PACKAGE, "sql/delete_missing_bars.sql", series.tf), params)
+            deleted = cur.rowcount
+            stats = dataclasses.replace(
+                UpsertStats.of(series, inserted=inserted, updated=updated), deleted=deleted, restatement=found
+            )
+            cur.execute(store_sql("record_restatement.sql"), restatement_row(stats, found))
+        conn.commit()
+    except BaseException:
+        if not conn.closed:
+            conn.rollback()
+        raise
+    return stats
+
+
+def restatement_row(stats: UpsertStats, found: Restatement) -> dict[str, Any]:
+    """The series_restatements row of one replacement (its columns are documented in schema.sql)."""
+    detail = {
+        **found.evidence,
+        "detected_by": found.detected_by,
+        "bars_updated": stats.updated,
+        "bars_inserted": stats.inserted,
+        "bars_deleted": stats.deleted,
+    }
+    return {
+        "ticker": found.ticker,
+        "tf": found.tf,
+        "source": found.source,
+        "factor": found.factor,
+        "estimated_ex_date": found.estimated_ex_date,
+        "bars_replaced": stats.bars_replaced,
+        "detail": Json(detail),
+    }
+
+
 def write_series(conn: psycopg2.extensions.connection, series: BarSeries) -> UpsertStats:
     """Upserts one partition in one transaction; on any error it is rolled back whole."""
     if not len(series):
@@ -231,6 +295,12 @@ class CandleStore:
         """A connection with the staging table and the prepared upserts."""
         return self._connect(for_writing=True)
 
+    def connect_for_reading(self) -> psycopg2.extensions.connection:
+        """An autocommit connection: every read its own snapshot, no transaction left open."""
+        conn = self._connect()
+        conn.autocommit = True
+        return conn
+
     def _connect(self, *, for_writing: bool = False) -> psycopg2.extensions.connection:
         """A connection with retries; `for_writing` adds the staging table and prepared upserts."""
         try:
@@ -279,6 +349,20 @@ class CandleStore:
         rows = self._query("newest_ts", store_sql("newest_ts.sql"), {"tf": tf, "tickers": list(tickers)})
         return {str(t): int(ts) for t, ts in rows}
 
+    @contextmanager
+    def reader(self) -> Iterator[StoreReader]:
+        """Reads on one connection kept open between them: a fetch's overlap reads, one per chunk."""
+        reader = StoreReader(self)
+        try:
+            yield reader
+        finally:
+            reader.close()
+
+    def overlap_bars(self, tf: Timeframe, tickers: Sequence[str], since_ms: int) -> dict[str, StoredBars]:
+        """StoreReader.overlap_bars on a connection of its own."""
+        with self.reader() as reader:
+            return reader.overlap_bars(tf, tickers, since_ms)
+
     def active_tickers(self) -> set[str]:
         return {str(t) for (t,) in self._query("active tickers", store_sql("active_tickers.sql"))}
 
@@ -326,6 +410,51 @@ class CandleStore:
         return {str(t): (int(n), int(first)) for t, n, first in rows}
 
 
+class StoreReader:
+    """Reads on one autocommit connection (each statement its own snapshot, none held between
+    reads), reconnecting when the database drops.  A fresh connection per read cost ~10-35 ms,
+    several times the read itself."""
+
+    def __init__(self, store: CandleStore) -> None:
+        self._store = store
+        self._conn: psycopg2.extensions.connection | None = None
+
+    def overlap_bars(self, tf: Timeframe, tickers: Sequence[str], since_ms: int) -> dict[str, StoredBars]:
+        """The stored bars at or after `since_ms` of each requested series, in one read; series
+        with none are absent."""
+        params = {"tf": tf, "tickers": list(tickers), "since": since_ms}
+        rows = self._rows(f"overlap bars {tf}", table_sql(PACKAGE, "sql/overlap_bars.sql", tf), params)
+        return {
+            str(t): StoredBars(
+                ts=np.array(ts, dtype=np.int64),
+                o=np.array(o, dtype=np.float64),
+                h=np.array(h, dtype=np.float64),
+                l=np.array(low, dtype=np.float64),
+                c=np.array(c, dtype=np.float64),
+            )
+            for t, ts, o, h, low, c in rows
+        }
+
+    def _rows(self, what: str, query: str, params: dict[str, Any]) -> list[Any]:
+        for attempt in self._store.retrying(what):
+            with attempt:
+                if self._conn is None or self._conn.closed:
+                    self._conn = self._store.connect_for_reading()
+                try:
+                    with self._conn.cursor() as cur:
+                        cur.execute(query, params)
+                        return cur.fetchall()
+                except CONNECTION_ERRORS:
+                    self.close()
+                    raise
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if self._conn is not None and not self._conn.closed:
+            self._conn.close()
+        self._conn = None
+
+
 class PartitionWriter:
     """Writes one partition per transaction, reconnecting when the database drops.
 
@@ -338,10 +467,19 @@ class PartitionWriter:
         self._conn: psycopg2.extensions.connection | None = None
 
     def write(self, series: BarSeries) -> UpsertStats:
+        return self._retried(series, lambda conn: write_series(conn, series))
+
+    def replace(self, item: ReplacementSeries) -> UpsertStats:
+        """Replaces a restated series whole (replace_series); `deleted` and `restatement` say how."""
+        return self._retried(item.series, lambda conn: replace_series(conn, item))
+
+    def _retried(
+        self, series: BarSeries, write: Callable[[psycopg2.extensions.connection], UpsertStats]
+    ) -> UpsertStats:
         try:
             for attempt in self._store.retrying(f"write {series.ticker} {series.tf}"):
                 with attempt:
-                    return self._write_once(series)
+                    return self._write_once(write)
         except CONNECTION_ERRORS as exc:
             raise StoreUnavailable(
                 f"TimescaleDB lost while writing {series.ticker} {series.tf}; that partition was rolled back, "
@@ -349,11 +487,11 @@ class PartitionWriter:
             ) from exc
         raise AssertionError("unreachable")
 
-    def _write_once(self, series: BarSeries) -> UpsertStats:
+    def _write_once(self, write: Callable[[psycopg2.extensions.connection], UpsertStats]) -> UpsertStats:
         if self._conn is None or self._conn.closed:
             self._conn = self._store.connect_for_writing()
         try:
-            return write_series(self._conn, series)
+            return write(self._conn)
         except CONNECTION_ERRORS:
             self.close()
             raise

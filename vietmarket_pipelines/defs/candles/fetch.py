@@ -14,8 +14,11 @@ from vietmarket_pipelines.bars import BarSeries
 from vietmarket_pipelines.defs.candles.partitions import candle_key
 from vietmarket_pipelines.defs.common.market_data import MarketDataResource
 from vietmarket_pipelines.defs.common.run_tags import RunMode
+from vietmarket_pipelines.providers.base import CandleProvider
 from vietmarket_pipelines.providers.http import ProviderError, ProviderUnavailable
-from vietmarket_pipelines.timescale.candle_store import CandleStore
+from vietmarket_pipelines.restatement import ReplacementSeries as ReplacementSeries  # re-exported: the partition kind
+from vietmarket_pipelines.restatement import Restatement, compare_with_stored
+from vietmarket_pipelines.timescale.candle_store import CandleStore, StoreReader
 
 # An incremental fetch re-reads this much before the newest stored bar: providers revise recent
 # bars (late prints, corrections), and an overlap costs little.
@@ -59,8 +62,10 @@ class RejectedPartition:
         return self.problem if self.problem.startswith(names) else f"{names}: {self.problem}"
 
 
-# What a fetch yields per partition: its validated bars, or why there are none.
-FetchedPartition = BarSeries | RejectedPartition
+# What a fetch yields per partition: its validated bars, the whole series that replaces a
+# restated one (ReplacementSeries lives with Restatement, so the store can take it), or why
+# there are none.
+FetchedPartition = BarSeries | ReplacementSeries | RejectedPartition
 
 
 @dataclass(frozen=True)
@@ -103,16 +108,18 @@ class CandleFetcher:
     log: Callable[[str], None]
 
     def fetch(self, by_tf: dict[Timeframe, list[str]]) -> Iterator[FetchedPartition]:
-        for tf, tickers in by_tf.items():
-            yield from self.fetch_timeframe(tf, tickers)
+        # The overlap reads of every chunk share one connection.
+        with self.store.reader() as reader:
+            for tf, tickers in by_tf.items():
+                yield from self.fetch_timeframe(tf, tickers, reader)
 
-    def fetch_timeframe(self, tf: Timeframe, tickers: list[str]) -> Iterator[FetchedPartition]:
+    def fetch_timeframe(self, tf: Timeframe, tickers: list[str], reader: StoreReader) -> Iterator[FetchedPartition]:
         started = time.monotonic()
         bars = series = 0
         for (provider_name, start, end), group in self._groups(tf, tickers).items():
-            for item in self._fetch_group(provider_name, tf, group, start, end):
-                if isinstance(item, BarSeries):
-                    bars, series = bars + len(item), series + 1
+            for item in self._fetch_group(Source(provider_name, tf, end, reader), group, start):
+                if isinstance(item, BarSeries | ReplacementSeries):
+                    bars, series = bars + len(item.series if isinstance(item, ReplacementSeries) else item), series + 1
                 yield item
         self.log(
             f"{tf}: fetched {bars} bars for {series} of {len(tickers)} series in {time.monotonic() - started:.1f} s"
@@ -129,19 +136,86 @@ class CandleFetcher:
             groups[(self.market_data.provider_name(ticker, tf), day, end)].append(ticker)
         return groups
 
-    def _fetch_group(
-        self, provider_name: str, tf: Timeframe, tickers: list[str], start: datetime | None, end: datetime
-    ) -> Iterator[FetchedPartition]:
-        provider = self.market_data.provider(provider_name)
+    def _fetch_group(self, source: Source, tickers: list[str], start: datetime | None) -> Iterator[FetchedPartition]:
+        provider = self.market_data.provider(source.name)
+        tf = source.tf
         try:
             for i in range(0, len(tickers), provider.batch_size):
                 chunk = tickers[i : i + provider.batch_size]
                 try:
-                    result = provider.fetch(chunk, tf, start, end)
+                    result = provider.fetch(chunk, tf, start, source.end)
                 except ProviderError as exc:
-                    yield from (RejectedPartition.of(provider_name, t, tf, exc) for t in chunk)
+                    yield from (RejectedPartition.of(source.name, t, tf, exc) for t in chunk)
                     continue
-                yield from (RejectedPartition.of(provider_name, t, tf, e) for t, e in result.errors.items())
-                yield from result.series.values()
+                yield from (RejectedPartition.of(source.name, t, tf, e) for t, e in result.errors.items())
+                yield from self._detect(source, provider, result.series, start)
         finally:
             provider.close()
+
+    def _detect(
+        self, source: Source, provider: CandleProvider, fetched: dict[str, BarSeries], start: datetime | None
+    ) -> Iterator[FetchedPartition]:
+        """The fetched series, each one whose overlap shows a restatement swapped for its whole history.
+
+        The stored bars of the whole chunk come in one read.  A forced refetch writes what it was
+        asked for, and a series with nothing stored (start None) has nothing to compare.
+        """
+        if self.refetch is not None or start is None or not fetched:
+            yield from fetched.values()
+            return
+        stored = source.reader.overlap_bars(source.tf, list(fetched), int(start.timestamp() * 1000))
+        restated: dict[str, tuple[BarSeries, Restatement]] = {}
+        for ticker, series in fetched.items():
+            found = compare_with_stored(stored[ticker], series) if ticker in stored else None
+            if found is None:
+                yield series
+            else:
+                restated[ticker] = (series, found)
+        if restated:
+            yield from self._replacements(source, provider, restated)
+
+    def _replacements(
+        self, source: Source, provider: CandleProvider, restated: dict[str, tuple[BarSeries, Restatement]]
+    ) -> Iterator[ReplacementSeries | RejectedPartition]:
+        """Each restated series' whole history, in one batched request.
+
+        When that fails, nothing of the series is written: the overlap alone would put its
+        newest bars on the new basis and hide the restatement from the next tick's overlap,
+        which will see it again.
+        """
+        for ticker, (_, found) in restated.items():
+            self.log(
+                f"{source.tf}: {source.name} restated {ticker} by {found.factor:.6f} (estimated ex-date "
+                f"{found.estimated_ex_date}); refetching its whole history"
+            )
+        try:
+            result = provider.fetch(list(restated), source.tf, None, source.end)
+        except ProviderError as exc:
+            yield from (RejectedPartition.of(source.name, t, source.tf, exc) for t in restated)
+            return
+        for ticker, (overlap, found) in restated.items():
+            if (error := result.errors.get(ticker)) is not None:
+                yield RejectedPartition.of(source.name, ticker, source.tf, error)
+                continue
+            full = result.series.get(ticker)
+            if full is None or not len(full) or (full.first_ts or 0) > (overlap.first_ts or 0):
+                # A short answer would delete stored history that the provider still has.
+                yield RejectedPartition(
+                    source.name, ticker, source.tf,
+                    f"the full history fetched to replace a restated series does not reach back to the overlap "
+                    f"(first bar {full.first_ts if full else None}, overlap from {overlap.first_ts})",
+                    retryable=True,
+                )  # fmt: skip
+                continue
+            yield ReplacementSeries(full, found)
+
+
+@dataclass(frozen=True)
+class Source:
+    """What every request of one group shares: the provider's name, the timeframe, the window's
+    end, and the reader of the stored overlap."""
+
+    name: str
+    tf: Timeframe
+    end: datetime
+    reader: StoreReader

@@ -1,5 +1,5 @@
-"""The candle IO manager: upserts each fetched partition into its hypertable, then hands the written
-series to the Convex mirror; rejected partitions are recorded for their check."""
+"""The candle IO manager: upserts each fetched partition into its hypertable, or replaces a restated series
+whole, then hands the written series to the Convex mirror; rejected partitions are recorded for their check."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from vietmarket_pipelines.defs.candles.partitions import candle_key
 from vietmarket_pipelines.defs.common.convex_mirror import ConvexMirrorResource
 from vietmarket_pipelines.defs.common.partition_metadata import add_partition_metadata as add_metadata_to_partition
 from vietmarket_pipelines.defs.common.resources import TimescaleResource
+from vietmarket_pipelines.restatement import ReplacementSeries
 from vietmarket_pipelines.timescale.candle_store import CandleStore, UpsertStats
 
 # The metadata key a rejected partition's materialization carries; its check reads it back.
@@ -34,12 +35,25 @@ class WriteOutcome:
     rejected: list[RejectedPartition] = field(default_factory=list)
     seconds: float = 0.0
 
+    @property
+    def restated(self) -> list[UpsertStats]:
+        return [s for s in self.written if s.restatement is not None]
+
     def summary(self) -> str:
-        w = self.written
+        w, restated = self.written, self.restated
         return (
             f"wrote {len(w)} partitions: {sum(s.fetched for s in w)} bars fetched, {sum(s.inserted for s in w)} "
             f"inserted, {sum(s.updated for s in w)} updated, {sum(s.unchanged for s in w)} unchanged; "
+            f"{len(restated)} restated ({sum(s.bars_replaced for s in restated)} bars replaced); "
             f"{len(self.rejected)} rejected; fetched and written in {self.seconds:.1f} s"
+        )
+
+    def restatements(self) -> str:
+        return "; ".join(
+            f"{s.ticker} {s.tf} restated by {s.source}: factor {r.factor:.6f}, estimated ex-date "
+            f"{r.estimated_ex_date}, {s.bars_replaced} bars replaced ({s.updated} rewritten, {s.deleted} deleted)"
+            for s in self.restated
+            if (r := s.restatement) is not None
         )
 
     def rejections(self) -> str:
@@ -59,6 +73,8 @@ def write_fetch(store: CandleStore, fetch: CandleFetch) -> WriteOutcome:
         for partition in fetch.partitions:
             if isinstance(partition, RejectedPartition):
                 outcome.rejected.append(partition)
+            elif isinstance(partition, ReplacementSeries):
+                outcome.written.append(writer.replace(partition))
             else:
                 outcome.written.append(writer.write(partition))
     outcome.seconds = time.monotonic() - started
@@ -80,6 +96,15 @@ def partition_metadata(stats: UpsertStats, row_count: int | None) -> dict[str, A
             md[f"{name}_bar"] = bar_label(ts, stats.tf)
     if row_count is not None:
         md["dagster/partition_row_count"] = row_count
+    if (found := stats.restatement) is not None:
+        md |= {
+            "restated": True,
+            "restatement_factor": found.factor,
+            "estimated_ex_date": found.estimated_ex_date.isoformat() if found.estimated_ex_date else "unknown",
+            "bars_replaced": stats.bars_replaced,
+            "bars_deleted": stats.deleted,
+            "restatement_detected_by": found.detected_by,
+        }
     return md
 
 
@@ -117,6 +142,8 @@ class TimescaleCandleIOManager(dg.ConfigurableIOManager):
         store = self.timescale.store()
         outcome = write_fetch(store, obj)
         context.log.info(outcome.summary())
+        if outcome.restated:
+            context.log.warning(f"provider restated history, series replaced: {outcome.restatements()}")
         fail_whole_step(outcome)
         targeted = set(context.asset_partition_keys) if context.has_asset_partitions else set()
         self._record(context, store, outcome, targeted)
