@@ -64,9 +64,15 @@ def test_a_tick_across_an_ex_date_leaves_the_whole_series_on_the_new_basis(
     assert result.success
 
     rows = {r[0]: r[1:5] for r in stored(clean_db, "VCB", tf)}
-    first = min(rows)
-    provider = provider_bars(actions_sim, tf, first)
-    assert rows == provider, "every stored bar is the provider's current one"
+    # The whole history the provider still serves starts at the replacement's first bar.
+    served = round(float(partition_md(instance, "VCB", tf)["first_ts"]) * 1000)  # type: ignore[arg-type]
+    provider = provider_bars(actions_sim, tf, served)
+    assert {ts: bar for ts, bar in rows.items() if ts >= served} == provider, "every bar served is the provider's"
+    # Bars older than the provider's whole history still reaches are kept, moved to the new basis.
+    kept = {ts: bar for ts, bar in rows.items() if ts < served}
+    assert all(
+        abs(new - price / 1.2) <= 0.0101 for ts, bar in kept.items() for new, price in zip(bar, old[ts], strict=True)
+    ), "kept bars rescaled to within a tick"
     ex_ms = daily_bar_ts(EX_DATE) if tf == "1d" else int(datetime(2026, 2, 13, 2, tzinfo=UTC).timestamp() * 1000)
     before = [ts for ts in sorted(old) if ts < ex_ms and ts in rows]
     assert len(before) > 100 and all(rows[ts][3] != old[ts][3] for ts in before), "none left on the old basis"
@@ -79,8 +85,8 @@ def test_a_tick_across_an_ex_date_leaves_the_whole_series_on_the_new_basis(
     md = partition_md(instance, "VCB", tf)
     assert md["restated"] is True and md["restatement_detected_by"] == "overlap"
     assert md["restatement_factor"] == pytest.approx(factor) and md["estimated_ex_date"] == "2026-02-13"
-    assert md["bars_replaced"] == replaced == md["bars_updated"] + md["bars_deleted"]  # type: ignore[operator]
-    assert md["dagster/partition_row_count"] == len(rows)
+    assert md["bars_replaced"] == replaced == md["bars_updated"] + md["bars_rescaled"] + md["bars_deleted"]  # type: ignore[operator]
+    assert md["bars_rescaled"] == len(kept) and md["dagster/partition_row_count"] == len(rows)
     # One request for the overlap, one for the whole history that replaced it.
     counts = [r["body"]["countBack"] for r in sim_requests(actions_sim) if r["route"] == "vci-history"]  # type: ignore[index]
     full = int(FULL_HISTORY_DAYS[tf] * SOURCE_BARS_PER_DAY[tf] * 1.1) + SOURCE_BARS_PER_DAY[tf]

@@ -54,22 +54,24 @@ def replace(db: MigratedDatabase, item: ReplacementSeries) -> UpsertStats:
         return writer.replace(item)
 
 
-def test_a_replacement_rewrites_changed_bars_only_inserts_new_deletes_missing_and_records_it(
+def test_a_replacement_rewrites_changed_bars_only_inserts_new_rescales_older_and_records_it(
     clean_db: MigratedDatabase,
 ) -> None:
     old = series("VCB", 300, end=FEB_13 - DAY)
     list(CandleStore(clean_db.writer_dsn).write_partitions([old]))
     before = stored(clean_db)
     ex_ts = int(old.frame["ts"].iloc[250])
-    # The provider's whole history now: the oldest stored bar is gone, bars before the ex-date are
-    # on the new basis, the ones from it on are as stored, and today's bar is new.
+    # The provider's whole history now: it no longer serves the oldest stored bar (as VCI keeps only
+    # months of minute bars), bars before the ex-date are on the new basis, the ones from it on are
+    # as stored, and today's bar is new.
     full = rescaled(series("VCB", 300, end=FEB_13), 0.8, ex_ts)
     stats = replace(clean_db, ReplacementSeries(full, restatement(0.8)))
 
-    assert (stats.inserted, stats.updated, stats.deleted, stats.unchanged) == (1, 249, 1, 50)
+    assert (stats.inserted, stats.updated, stats.rescaled, stats.deleted, stats.unchanged) == (1, 249, 1, 0, 50)
     assert stats.bars_replaced == 250 and stats.restatement is not None
     after = stored(clean_db)
-    assert sorted(after) == full.frame["ts"].tolist()
+    oldest = int(old.frame["ts"].iloc[0])
+    assert sorted(after) == [oldest, *full.frame["ts"].tolist()], "the bar the provider dropped is kept"
     for ts, (c, at) in after.items():
         if ts < ex_ts:
             assert c == 8.0 and at > before[ts][1], "rewritten on the new basis"
@@ -78,7 +80,7 @@ def test_a_replacement_rewrites_changed_bars_only_inserts_new_deletes_missing_an
     assert one(clean_db, "SELECT ts FROM candles_latest WHERE ticker = 'VCB' AND tf = '1d'") == (FEB_13,)
     row = one(
         clean_db,
-        "SELECT tf, source, factor, estimated_ex_date, bars_replaced, detail->>'bars_deleted', "
+        "SELECT tf, source, factor, estimated_ex_date, bars_replaced, detail->>'bars_rescaled', "
         "detail->>'detected_by', detected_at = (SELECT max(ingested_at) FROM candles_1d) "
         "FROM series_restatements WHERE ticker = 'VCB'",
     )
@@ -134,6 +136,6 @@ def test_a_reader_sees_the_old_series_until_the_commit_and_the_new_one_after(cle
         blocker.rollback()
         blocker.close()
         worker.join(30)
-    assert done and done[0].updated == 1_999 and done[0].deleted == 1 and done[0].inserted == 1
+    assert done and (done[0].updated, done[0].rescaled, done[0].deleted, done[0].inserted) == (1_999, 1, 0, 1)
     after = stored(clean_db, "reader")
     assert {c for ts, (c, _) in after.items() if ts < FEB_13} == {5.0} and after[FEB_13][0] == 10.0

@@ -61,8 +61,9 @@ class UpsertStats:
     first_ts: int | None
     last_ts: int | None
     # A replacement (PartitionWriter.replace) also deletes the stored bars the provider no longer
-    # has, and says which restatement it wrote.
+    # has, rescales those older than its whole history, and says which restatement it wrote.
     deleted: int = 0
+    rescaled: int = 0
     restatement: Restatement | None = None
 
     @classmethod
@@ -77,8 +78,8 @@ class UpsertStats:
 
     @property
     def bars_replaced(self) -> int:
-        """Stored bars a replacement changed: rewritten on the new basis, or deleted."""
-        return self.updated + self.deleted
+        """Stored bars a replacement changed: rewritten or rescaled onto the new basis, or deleted."""
+        return self.updated + self.rescaled + self.deleted
 
 
 _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
@@ -186,23 +187,30 @@ def replace_series(conn: psycopg2.extensions.connection, item: ReplacementSeries
 
     Readers on other connections see the old series until the commit and the new one after it
     (MVCC); nothing in between.  Only bars whose values changed are rewritten (their ingested_at
-    moves), new ones are inserted, stored ones the provider no longer has are deleted, and the
-    series_restatements row goes last, so it exists exactly when the new bars do.
+    moves), new ones are inserted, stored ones within the provider's span that it no longer has
+    are deleted, stored ones older than its whole history (intraday history the provider no longer
+    serves) are rescaled by the restatement's factor, and the series_restatements row goes last,
+    so it exists exactly when the new bars do.
     """
     series, found = item.series, item.restatement
     if not len(series):
         # Whole history empty would mean deleting the series: a provider glitch, never a restatement.
         raise ValueError(f"refusing to replace {series.ticker} {series.tf} with an empty series from {series.source}")
-    params: dict[str, Any] = {"ticker": series.ticker, "tf": series.tf}
+    params: dict[str, Any] = {
+        "ticker": series.ticker, "tf": series.tf, "first_ts": series.first_ts, "factor": found.factor,
+    }  # fmt: skip
     try:
         with conn.cursor() as cur:
             cur.execute(store_sql("lock_series.sql"), params)
+            cur.execute(table_sql(PACKAGE, "sql/rescale_older_bars.sql", series.tf), params)
+            rescaled = cur.rowcount
             updated, inserted = _stage_and_upsert(cur, series)
             cur.execute(table_sql(PACKAGE, "sql/delete_missing_bars.sql", series.tf), params)
             deleted = cur.rowcount
             stats = dataclasses.replace(
-                UpsertStats.of(series, inserted=inserted, updated=updated), deleted=deleted, restatement=found
-            )
+                UpsertStats.of(series, inserted=inserted, updated=updated),
+                deleted=deleted, rescaled=rescaled, restatement=found,
+            )  # fmt: skip
             cur.execute(store_sql("record_restatement.sql"), restatement_row(stats, found))
         conn.commit()
     except BaseException:
@@ -220,6 +228,7 @@ def restatement_row(stats: UpsertStats, found: Restatement) -> dict[str, Any]:
         "bars_updated": stats.updated,
         "bars_inserted": stats.inserted,
         "bars_deleted": stats.deleted,
+        "bars_rescaled": stats.rescaled,
     }
     return {
         "ticker": found.ticker,

@@ -51,7 +51,8 @@ class WriteOutcome:
     def restatements(self) -> str:
         return "; ".join(
             f"{s.ticker} {s.tf} restated by {s.source}: factor {r.factor:.6f}, estimated ex-date "
-            f"{r.estimated_ex_date}, {s.bars_replaced} bars replaced ({s.updated} rewritten, {s.deleted} deleted)"
+            f"{r.estimated_ex_date}, {s.bars_replaced} bars replaced ({s.updated} rewritten, {s.rescaled} "
+            f"rescaled, {s.deleted} deleted)"
             for s in self.restated
             if (r := s.restatement) is not None
         )
@@ -103,6 +104,7 @@ def partition_metadata(stats: UpsertStats, row_count: int | None) -> dict[str, A
             "estimated_ex_date": found.estimated_ex_date.isoformat() if found.estimated_ex_date else "unknown",
             "bars_replaced": stats.bars_replaced,
             "bars_deleted": stats.deleted,
+            "bars_rescaled": stats.rescaled,
             "restatement_detected_by": found.detected_by,
         }
     return md
