@@ -9,6 +9,7 @@ from vietmarket_pipelines.defs.candles.schedules import (
     candles_close_schedule,
     candles_job,
     candles_latest_schedule,
+    candles_rebase_job,
     candles_repair_schedule,
 )
 from vietmarket_pipelines.defs.news.assets import news_articles, news_backfill
@@ -35,7 +36,7 @@ defs = dg.Definitions(
     assets=[symbols, candles, news_articles, news_backfill],
     # The mirror's in-sync checks stand apart: they only mean something where Convex is configured.
     asset_checks=[*CANDLE_CHECKS, candles_convex_mirror_in_sync, *NEWS_CHECKS, news_convex_mirror_in_sync],
-    jobs=[candles_job, universe_job, news_job],
+    jobs=[candles_job, candles_rebase_job, universe_job, news_job],
     schedules=[
         candles_latest_schedule,
         candles_close_schedule,

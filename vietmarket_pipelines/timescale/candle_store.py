@@ -345,16 +345,15 @@ class CandleStore:
         with none are absent."""
         params = {"tf": tf, "tickers": list(tickers), "since": since_ms}
         rows = self._query(f"overlap bars {tf}", table_sql(PACKAGE, "sql/overlap_bars.sql", tf), params)
-        return {
-            str(t): StoredBars(
-                ts=np.array(ts, dtype=np.int64),
-                o=np.array(o, dtype=np.float64),
-                h=np.array(h, dtype=np.float64),
-                l=np.array(low, dtype=np.float64),
-                c=np.array(c, dtype=np.float64),
-            )
-            for t, ts, o, h, low, c in rows
-        }
+        return _stored_bars(rows)
+
+    def anchor_bars(
+        self, tf: Timeframe, tickers: Sequence[str], since_ms: int, until_ms: int, bars: int
+    ) -> dict[str, StoredBars]:
+        """The first `bars` stored bars in [since_ms, until_ms) of each requested series, in one
+        read: what the anchor probe compares; series with none are absent."""
+        params = {"tf": tf, "tickers": list(tickers), "since": since_ms, "until": until_ms, "bars": bars}
+        return _stored_bars(self._query(f"anchor bars {tf}", table_sql(PACKAGE, "sql/anchor_bars.sql", tf), params))
 
     def active_tickers(self) -> set[str]:
         return {str(t) for (t,) in self._query("active tickers", store_sql("active_tickers.sql"))}
@@ -448,6 +447,20 @@ class PartitionWriter:
         if self._conn is not None and not self._conn.closed:
             self._conn.close()
         self._conn = None
+
+
+def _stored_bars(rows: Iterable[tuple[Any, ...]]) -> dict[str, StoredBars]:
+    """Rows of (ticker, ts[], o[], h[], l[], c[]) as each series' StoredBars."""
+    return {
+        str(t): StoredBars(
+            ts=np.array(ts, dtype=np.int64),
+            o=np.array(o, dtype=np.float64),
+            h=np.array(h, dtype=np.float64),
+            l=np.array(low, dtype=np.float64),
+            c=np.array(c, dtype=np.float64),
+        )
+        for t, ts, o, h, low, c in rows
+    }
 
 
 def _first_line(exc: BaseException) -> str:

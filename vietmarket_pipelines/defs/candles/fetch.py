@@ -170,9 +170,9 @@ class CandleFetcher:
             else:
                 restated[ticker] = (series, found)
         if restated:
-            yield from self._replacements(source, restated)
+            yield from self.replacements(source, restated)
 
-    def _replacements(
+    def replacements(
         self, source: Source, restated: dict[str, tuple[BarSeries, Restatement]]
     ) -> Iterator[ReplacementSeries | RejectedPartition]:
         """Each restated series' whole history, in one batched request.
