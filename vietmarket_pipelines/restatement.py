@@ -95,16 +95,31 @@ class _Compared:
         return (self.low > 1 + FLOAT_NOISE) | (self.high < 1 - FLOAT_NOISE)
 
 
-def _compare(stored: StoredBars, fetched: BarSeries, half_tick: float) -> _Compared:
-    f = fetched.frame
-    fetched_ts = f["ts"].to_numpy(dtype=np.int64)
-    common, i_s, i_f = np.intersect1d(stored.ts, fetched_ts, assume_unique=True, return_indices=True)
+def _matching(
+    stored: StoredBars, fetched_ts: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Indices into the stored and the fetched bars of the ts both have (both ascending)."""
+    at = np.searchsorted(fetched_ts, stored.ts)
+    inside = at < len(fetched_ts)
+    hit = np.zeros(len(stored.ts), dtype=bool)
+    hit[inside] = fetched_ts[at[inside]] == stored.ts[inside]
+    return np.flatnonzero(hit), at[hit]
+
+
+def _compare(
+    stored: StoredBars,
+    fetched: dict[str, npt.NDArray[np.float64]],
+    i_s: npt.NDArray[np.intp],
+    i_f: npt.NDArray[np.intp],
+    half_tick: float,
+) -> _Compared:
+    common = stored.ts[i_s]
     low = np.zeros(len(common))
     high = np.full(len(common), np.inf)
     stored_sum, fetched_sum = np.zeros(len(common)), np.zeros(len(common))
     for k in PRICE_COLUMNS:
         s = getattr(stored, k)[i_s]
-        new = f[k].to_numpy(dtype=np.float64)[i_f]
+        new = fetched[k][i_f]
         # Each price is the true one rounded to the tick, so the true ratio new / stored lies in
         # [(new - half) / (s + half), (new + half) / (s - half)]; one bar allows the ratios that
         # all four of its prices allow.
@@ -115,7 +130,7 @@ def _compare(stored: StoredBars, fetched: BarSeries, half_tick: float) -> _Compa
     return _Compared(
         ts=common,
         stored_c=stored.c[i_s],
-        fetched_c=f["c"].to_numpy(dtype=np.float64)[i_f],
+        fetched_c=fetched["c"][i_f],
         stored_sum=stored_sum,
         fetched_sum=fetched_sum,
         low=low,
@@ -197,7 +212,13 @@ def compare_with_stored(
     """
     if fetched.ticker in INDEX_TICKERS or not len(stored) or not len(fetched):
         return None
-    cmp = _compare(stored, fetched, half_tick)
+    f = fetched.frame
+    i_s, i_f = _matching(stored, f["ts"].to_numpy(dtype=np.int64))
+    prices = {k: f[k].to_numpy(dtype=np.float64) for k in PRICE_COLUMNS}
+    # Nearly every series of a tick sends its overlap back unchanged: settle that first.
+    if all(np.array_equal(getattr(stored, k)[i_s], prices[k][i_f]) for k in PRICE_COLUMNS):
+        return None
+    cmp = _compare(stored, prices, i_s, i_f, half_tick)
     run = _restated_prefix(cmp)
     if int(cmp.excludes_one[:run].sum()) < MIN_SUPPORTING_BARS:
         return None

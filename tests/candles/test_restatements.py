@@ -132,3 +132,26 @@ def test_a_forced_refetch_is_written_as_asked_without_detection(
     assert {ts: v for ts, v in rows.items() if ts < start} == {ts: v for ts, v in old.items() if ts < start}
     provider = provider_bars(actions_sim, "1d", start, "FPT")
     assert {ts: v for ts, v in rows.items() if ts >= start} == provider
+
+
+def test_a_failed_whole_history_refetch_writes_nothing_and_the_next_tick_sees_the_restatement_again(
+    clean_db: MigratedDatabase, actions_sim: SimulatorServer, instance: dg.DagsterInstance
+) -> None:
+    until_eve = {"full_refetch": True, "start_date": "2025-06-02", "end_date": "2026-02-12"}
+    assert materialize_candles(instance, clean_db, actions_sim, ["VCB"], "1d", config=until_eve).success
+    before = stored(clean_db, "VCB", "1d")
+    action = {"symbol": "VCB", "kind": "bonus", "ratio": 0.5, "ex_date": "today"}
+    httpx.post(f"{actions_sim.url}/_sim/corporate-actions", json=action).raise_for_status()
+    # The overlap comes through; the whole-history request that should replace the series fails.
+    inject(actions_sim, route="vci-history", fault="503", symbol="VCB", after=1)
+    result = materialize_candles(instance, clean_db, actions_sim, ["VCB"], "1d")
+    assert not result.success, "every partition was rejected and the provider may recover: the step fails"
+    assert stored(clean_db, "VCB", "1d") == before, "not even the overlap was written"
+    assert restatement_rows(clean_db) == []
+
+    httpx.delete(f"{actions_sim.url}/_sim/faults")
+    assert materialize_candles(instance, clean_db, actions_sim, ["VCB"], "1d").success
+    ((*_, factor, ex_date, _),) = restatement_rows(clean_db)
+    assert factor == pytest.approx(1 / 1.5, rel=1e-3) and ex_date == EX_DATE
+    rows = {r[0]: r[1:5] for r in stored(clean_db, "VCB", "1d")}
+    assert rows == provider_bars(actions_sim, "1d", min(rows))

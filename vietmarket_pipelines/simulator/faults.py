@@ -41,6 +41,7 @@ class FaultRule:
     fault: str
     symbol: str | None = None
     times: int = -1  # -1: every matching request
+    after: int = 0  # matching requests answered normally before the rule starts (the second of two)
     retry_after: int | None = None
     delay: float = 30.0  # seconds a "timeout" stalls
 
@@ -74,6 +75,9 @@ class FaultBook:
                 if rule.route not in (route, "*") or rule.times == 0:
                     continue
                 if rule.symbol is not None and rule.symbol not in symbols:
+                    continue
+                if rule.after > 0:
+                    rule.after -= 1
                     continue
                 if rule.times > 0:
                     rule.times -= 1
