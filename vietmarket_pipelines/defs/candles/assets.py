@@ -49,7 +49,8 @@ class CandleFetchConfig(dg.Config):
         "OHLCV bars per (ticker, tf) in TimescaleDB. ts: unix ms; 1d = 00:00 UTC of the trading date, "
         "intraday = true UTC instant of the bar open. Prices in thousands of VND (indices in points). "
         "Incremental from the newest stored bar minus an overlap; `full_refetch` repairs a date range; "
-        "a `probe` run (candles_rebase_job, the nightly repair) replaces series whose oldest bars the provider restated."
+        "a `probe` run (candles_rebase_job, the nightly repair) replaces series whose oldest bars the provider "
+        "restated."
     ),
     kinds={"timescaledb"},
 )
@@ -76,7 +77,8 @@ def candles(
                 description=f"a {RunMode.PROBE} run compares anchors and replaces restated series; "
                 "it takes no full_refetch range"
             )
-        probe = AnchorProbe(CandleFetcher(market_data, store, None, datetime.now(UTC), context.log.info), context.log.info)
+        replacing = CandleFetcher(market_data, store, None, datetime.now(UTC), context.log.info)
+        probe = AnchorProbe(replacing, context.log.info)
         return CandleFetch(mode, Prefetched(lambda: probe.fetch(by_tf)).start())
     fetcher = CandleFetcher(market_data, store, config.refetch(), datetime.now(UTC), context.log.info)
     # Fetching runs ahead in a thread while the IO manager writes what has arrived.

@@ -43,11 +43,19 @@ from vietmarket_pipelines.restatement import Restatement, compare_with_stored
 # Bars compared per series: a 1d anchor is two trading weeks, an intraday one two sessions' worth.
 ANCHOR_BARS: dict[Timeframe, int] = {"1d": 10, "1h": 10, "15m": 36}
 # How far past the anchor's start its bars are looked for (Tết closes HOSE for up to 9 days).
-ANCHOR_SPAN: dict[Timeframe, timedelta] = {"1d": timedelta(days=45), "1h": timedelta(days=14), "15m": timedelta(days=10)}
+ANCHOR_SPAN: dict[Timeframe, timedelta] = {
+    "1d": timedelta(days=45),
+    "1h": timedelta(days=14),
+    "15m": timedelta(days=10),
+}
 # How far back a provider still serves bars (VCI: minute bars ~120 trading days, hourly ~1,300,
 # providers/vci.py FULL_HISTORY_DAYS); an older anchor would compare nothing, so the anchor of an
 # intraday series is its oldest bar within reach, with a margin.
-PROVIDER_REACH: dict[Timeframe, timedelta | None] = {"1d": None, "1h": timedelta(days=1_500), "15m": timedelta(days=150)}
+PROVIDER_REACH: dict[Timeframe, timedelta | None] = {
+    "1d": None,
+    "1h": timedelta(days=1_500),
+    "15m": timedelta(days=150),
+}
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Candle schedules in Asia/Ho_Chi_Minh: latest bars during sessions, a final pass after the close, nightly repair; the repair job."""
+"""Candle schedules in Asia/Ho_Chi_Minh: latest bars in sessions, a pass after the close, nightly repair and probe."""
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -164,7 +164,7 @@ def gap_repairs(timescale: TimescaleResource, when: datetime) -> Iterator[tuple[
 )
 def candles_repair_schedule(
     context: dg.ScheduleEvaluationContext, timescale: TimescaleResource, market_data: MarketDataResource
-) -> Iterator[dg.RunRequest] | dg.SkipReason:
+) -> list[dg.RunRequest] | dg.SkipReason:
     when = context.scheduled_execution_time
     repairs = list(gap_repairs(timescale, when))
     if len(repairs) > MAX_REPAIR_RUNS_PER_TICK:
