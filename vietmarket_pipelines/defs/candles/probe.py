@@ -31,7 +31,7 @@ import math
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from vietmarket_core.market import INDEX_TICKERS, Timeframe
@@ -58,25 +58,43 @@ PROVIDER_REACH: dict[Timeframe, timedelta | None] = {
 }
 
 
-@dataclass
-class ProbeTally:
-    """What one timeframe's probe found: series compared, restated, not comparable, and requests sent."""
+@dataclass(frozen=True)
+class ProbeProgress:
+    """What one step of a probe did: series compared, restated, not comparable, requests sent."""
 
-    tf: Timeframe
     probed: int = 0
-    restated: list[str] = field(default_factory=list)
-    not_compared: list[str] = field(default_factory=list)
+    restated: tuple[str, ...] = ()
+    not_compared: tuple[str, ...] = ()
     requests: int = 0
     refetch_requests: int = 0
 
-    def summary(self, seconds: float) -> str:
+    def __add__(self, other: ProbeProgress) -> ProbeProgress:
+        return ProbeProgress(
+            self.probed + other.probed,
+            self.restated + other.restated,
+            self.not_compared + other.not_compared,
+            self.requests + other.requests,
+            self.refetch_requests + other.refetch_requests,
+        )
+
+    def summary(self, tf: Timeframe, seconds: float) -> str:
+        """The run log's line: how many series were probed and fixed, and which."""
         restated = f": {', '.join(self.restated)}" if self.restated else ""
         missing = f"; {len(self.not_compared)} without anchor bars ({', '.join(self.not_compared[:10])})"
         return (
-            f"{self.tf} anchor probe: {self.probed} series probed with {self.requests} anchor requests, "
+            f"{tf} anchor probe: {self.probed} series probed with {self.requests} anchor requests, "
             f"{len(self.restated)} restated and refetched whole in {self.refetch_requests} more{restated}"
             f"{missing if self.not_compared else ''} in {seconds:.1f} s"
         )
+
+
+@dataclass(frozen=True)
+class ChunkProbe:
+    """One anchor request's outcome: the rejected partitions, the restated series, the progress."""
+
+    rejected: list[RejectedPartition]
+    restated: dict[str, tuple[BarSeries, Restatement]]
+    progress: ProbeProgress
 
 
 def probe_floor(series: int, batch_size: int) -> int:
@@ -96,10 +114,14 @@ class AnchorProbe:
             yield from self.probe_timeframe(tf, tickers)
 
     def probe_timeframe(self, tf: Timeframe, tickers: list[str]) -> Iterator[FetchedPartition]:
-        started, tally = time.monotonic(), ProbeTally(tf)
+        started, total = time.monotonic(), ProbeProgress()
         for provider_name, anchors in self._anchors(tf, tickers).items():
-            yield from self._probe_provider(provider_name, tf, anchors, tally)
-        self.log(tally.summary(time.monotonic() - started))
+            for item in self._probe_provider(provider_name, tf, anchors):
+                if isinstance(item, ProbeProgress):
+                    total += item
+                else:
+                    yield item
+        self.log(total.summary(tf, time.monotonic() - started))
 
     def _anchors(self, tf: Timeframe, tickers: list[str]) -> dict[str, list[tuple[int, str]]]:
         """(anchor start ms, ticker) of every stored stock series, by provider, oldest anchor first.
@@ -117,46 +139,52 @@ class AnchorProbe:
         return {name: sorted(anchors) for name, anchors in by_provider.items()}
 
     def _probe_provider(
-        self, provider_name: str, tf: Timeframe, anchors: list[tuple[int, str]], tally: ProbeTally
-    ) -> Iterator[FetchedPartition]:
+        self, provider_name: str, tf: Timeframe, anchors: list[tuple[int, str]]
+    ) -> Iterator[FetchedPartition | ProbeProgress]:
+        """Each chunk's anchors in one request; the restated series wait for a full batch, so their
+        whole histories take as few requests as the batching allows, whichever chunk found them."""
         provider = self.fetcher.market_data.provider(provider_name)
         source = Source(provider_name, provider, tf, self.fetcher.now)
+        batch = provider.batch_size
+        pending: dict[str, tuple[BarSeries, Restatement]] = {}
         try:
-            for i in range(0, len(anchors), provider.batch_size):
-                chunk = anchors[i : i + provider.batch_size]
+            for i in range(0, len(anchors), batch):
+                chunk = anchors[i : i + batch]
                 # Sorted: the chunk's last anchor is its youngest, and every series has bars from there.
-                yield from self._probe_chunk(source, chunk[-1][0], [t for _, t in chunk], tally)
+                found = self._probe_chunk(source, chunk[-1][0], [t for _, t in chunk])
+                yield found.progress
+                yield from found.rejected
+                pending |= found.restated
+                last = i + batch >= len(anchors)
+                while len(pending) >= batch or (last and pending):
+                    taken = list(pending)[:batch]
+                    yield ProbeProgress(refetch_requests=1)
+                    yield from self.fetcher.replacements(source, {t: pending.pop(t) for t in taken})
         finally:
             provider.close()
 
-    def _probe_chunk(
-        self, source: Source, since_ms: int, tickers: list[str], tally: ProbeTally
-    ) -> Iterator[FetchedPartition]:
+    def _probe_chunk(self, source: Source, since_ms: int, tickers: list[str]) -> ChunkProbe:
         tf = source.tf
         until_ms = since_ms + int(ANCHOR_SPAN[tf].total_seconds() * 1000)
         stored = self.fetcher.store.anchor_bars(tf, tickers, since_ms, until_ms, ANCHOR_BARS[tf])
-        tally.not_compared += [t for t in tickers if t not in stored]
+        missing = tuple(t for t in tickers if t not in stored)
         if not stored:
-            return
+            return ChunkProbe([], {}, ProbeProgress(not_compared=missing))
         end_ms = max(int(bars.ts[-1]) for bars in stored.values())
         start, end = (datetime.fromtimestamp(ms / 1000, tz=UTC) for ms in (since_ms, end_ms))
-        tally.requests += 1
         try:
             result = source.provider.fetch(list(stored), tf, start, end)
         except ProviderError as exc:
             # A failed partition's check fails it, and the next probe (or a re-run) tries it again.
-            yield from (RejectedPartition.of(source.name, t, tf, exc) for t in stored)
-            return
-        yield from (RejectedPartition.of(source.name, t, tf, e) for t, e in result.errors.items())
-        restated: dict[str, tuple[BarSeries, Restatement]] = {}
-        for ticker, fetched in result.series.items():
-            if not len(fetched):
-                tally.not_compared.append(ticker)
-                continue
-            tally.probed += 1
-            if (found := compare_with_stored(stored[ticker], fetched, detected_by="anchor")) is not None:
-                restated[ticker] = (fetched, found)
-        if restated:
-            tally.restated += list(restated)
-            tally.refetch_requests += 1
-            yield from self.fetcher.replacements(source, restated)
+            rejected = [RejectedPartition.of(source.name, t, tf, exc) for t in stored]
+            return ChunkProbe(rejected, {}, ProbeProgress(not_compared=missing, requests=1))
+        rejected = [RejectedPartition.of(source.name, t, tf, e) for t, e in result.errors.items()]
+        compared = {t: f for t, f in result.series.items() if len(f)}
+        restated = {
+            t: (fetched, found)
+            for t, fetched in compared.items()
+            if (found := compare_with_stored(stored[t], fetched, detected_by="anchor")) is not None
+        }
+        empty = tuple(t for t in result.series if t not in compared)
+        progress = ProbeProgress(len(compared), tuple(restated), missing + empty, requests=1)
+        return ChunkProbe(rejected, restated, progress)
