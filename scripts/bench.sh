@@ -11,6 +11,8 @@ if [[ "${1:-}" == "api" ]]; then
 fi
 log "write path: 2M bars, upsert vs raw COPY vs the old execute_values upsert"
 "$VENV/bin/python" -m benchmarks.write_path --json artifacts/bench-write.json
+log "restatement detection: overlap reads and comparisons of a whole-market tick, one 25-year replacement"
+"$VENV/bin/python" -m benchmarks.restatement --json artifacts/bench-restatement.json
 log "whole market through Dagster: daily backfill and one latest tick against the simulator"
 "$VENV/bin/python" -m benchmarks.market_backfill --json artifacts/bench-market.json
 log "paging: 1,600 tickers, ~58M bars (several minutes to load)"
