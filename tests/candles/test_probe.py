@@ -11,7 +11,7 @@ import pytest
 from tests.candles.conftest import materialize_candles
 from tests.candles.test_candles_asset import partition_md, sim_requests, stored
 from tests.candles.test_restatements import provider_bars, restatement_rows
-from tests.conftest import MigratedDatabase
+from tests.conftest import MigratedDatabase, inject
 from vietmarket_core.market import Timeframe
 from vietmarket_pipelines.defs.candles.schedules import candles_rebase_job
 from vietmarket_pipelines.simulator.server import SimulatorServer
@@ -86,8 +86,8 @@ def test_downtime_longer_than_the_overlap_then_an_action_the_nightly_probe_repla
 
     # The nightly probe: the anchor (the oldest stored bars) shows the provider's new basis.
     httpx.delete(f"{actions_sim.url}/_sim/requests")
-    result = materialize_candles(instance, clean_db, actions_sim, ["VCB"], tf, tags=PROBE)
-    assert result.success
+    result = materialize_candles(instance, clean_db, actions_sim, ["VCB"], tf, tags=PROBE, checks=True)
+    assert result.success, "the replaced series passes the blocking checks"
     rows = bars_of(clean_db, "VCB", tf)
     assert rows == provider_bars(actions_sim, tf, min(rows)), "the whole series, on one basis"
     # The 1d history is whole; an intraday series keeps what the provider still serves (minute
@@ -138,3 +138,19 @@ def test_the_repair_job_fixes_mixed_series_resumes_and_changes_nothing_the_secon
     assert "4 series probed with 1 anchor requests, 0 restated" in line
     assert rows_with_ingested_at(clean_db, "1d") == snapshot
     assert len(restatement_rows(clean_db)) == 3 and len(sim_requests(actions_sim)) == 1
+
+
+def test_a_probe_the_provider_fails_writes_nothing_and_its_rerun_fixes_the_series(
+    clean_db: MigratedDatabase, actions_sim: SimulatorServer, instance: dg.DagsterInstance
+) -> None:
+    store_mixed(instance, clean_db, actions_sim, ["VCB"], ["VCB"], "1d")
+    mixed = bars_of(clean_db, "VCB", "1d")
+    # Both attempts of the anchor request fail (the test client makes two).
+    inject(actions_sim, route="vci-history", fault="503", symbol="VCB", times=2)
+    failed = materialize_candles(instance, clean_db, actions_sim, ["VCB"], "1d", tags=PROBE)
+    assert not failed.success
+    assert bars_of(clean_db, "VCB", "1d") == mixed and restatement_rows(clean_db) == []
+
+    assert materialize_candles(instance, clean_db, actions_sim, ["VCB"], "1d", tags=PROBE).success
+    rows = bars_of(clean_db, "VCB", "1d")
+    assert rows == provider_bars(actions_sim, "1d", min(rows)) and len(restatement_rows(clean_db)) == 1
