@@ -1,7 +1,8 @@
 """Restatement benchmark: what detecting restatements adds to a latest tick, and what one replacement costs.
 
-In a fresh, migrated database, N tickers x B stored bars per timeframe (default the whole market,
-1,600 x 2,000), then for each timeframe, as `CandleFetcher` does on a tick:
+In a fresh, migrated database, N tickers x B stored bars per timeframe on the trading calendar's
+bar grid (default the whole market, 1,600 x 2,000), then for each timeframe, as `CandleFetcher`
+does on a tick:
   * the overlap reads, one per provider chunk of 50 tickers (`CandleStore.overlap_bars`);
   * the comparisons (`restatement.compare_with_stored`), once with every overlap unchanged (a
     normal tick) and once with `--restated` series rescaled by 1/1.2 (an ex-date);
@@ -18,16 +19,19 @@ import json
 import os
 import sys
 import time
-from datetime import date
+from datetime import date, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import psycopg2
 
-from vietmarket_core.market import BAR_MS, TIMEFRAMES, Timeframe
+from vietmarket_core.market import TIMEFRAMES, Timeframe, trading_date_of
 from vietmarket_pipelines.bars import BarSeries
+from vietmarket_pipelines.calendar import BAR_OPENS, TradingCalendar
 from vietmarket_pipelines.defs.candles.fetch import OVERLAP
 from vietmarket_pipelines.restatement import ReplacementSeries, Restatement, compare_with_stored
 from vietmarket_pipelines.timescale.candle_store import PACKAGE, CandleStore, binary_copy, table_sql
@@ -35,11 +39,19 @@ from vietmarket_pipelines.timescale.databases import create_database, drop_datab
 from vietmarket_pipelines.timescale.migrate import migrate
 
 CHUNK = 50  # VciProvider.batch_size
-NEWEST = 1_770_940_800_000  # 2026-02-13
+LAST_DAY = date(2026, 2, 13)
+
+
+@cache
+def grid(tf: Timeframe, bars: int) -> npt.NDArray[np.int64]:
+    """The last `bars` bar opens of the trading calendar up to 2026-02-13: real sessions, so an
+    overlap holds what a tick's does (1d 5 bars, 1h 15, 15m 36)."""
+    days = int(bars / len(BAR_OPENS[tf]) * 1.5) + 10
+    return np.array(TradingCalendar().grid(LAST_DAY - timedelta(days=days), LAST_DAY, tf)[-bars:], dtype=np.int64)
 
 
 def synthetic(ticker: str, tf: Timeframe, bars: int, rng: np.random.Generator) -> BarSeries:
-    ts = NEWEST - np.arange(bars, dtype=np.int64)[::-1] * BAR_MS[tf]
+    ts = grid(tf, bars)
     c = np.round(10 + 5 * rng.random(bars), 2)
     frame = pd.DataFrame({"ts": ts, "o": c, "h": c + 0.1, "l": c - 0.1, "c": c, "v": 100.0})
     return BarSeries("vci", ticker, tf, frame)
@@ -64,16 +76,18 @@ def seed(dsn: str, stored: dict[str, BarSeries]) -> None:
 
 
 def detect(store: CandleStore, tf: Timeframe, fetched: dict[str, BarSeries], since: int) -> tuple[float, float, int]:
-    """(seconds reading, seconds comparing, restatements found) over every chunk."""
+    """(seconds reading, seconds comparing, restatements found) over every chunk, the reads on
+    one connection as CandleFetcher's (its connect included)."""
     tickers, read = list(fetched), 0.0
     compare, found = 0.0, 0
-    for i in range(0, len(tickers), CHUNK):
-        started = time.perf_counter()
-        stored = store.overlap_bars(tf, tickers[i : i + CHUNK], since)
-        read += time.perf_counter() - started
-        started = time.perf_counter()
-        found += sum(compare_with_stored(stored[t], fetched[t]) is not None for t in tickers[i : i + CHUNK])
-        compare += time.perf_counter() - started
+    with store.reader() as reader:
+        for i in range(0, len(tickers), CHUNK):
+            started = time.perf_counter()
+            stored = reader.overlap_bars(tf, tickers[i : i + CHUNK], since)
+            read += time.perf_counter() - started
+            started = time.perf_counter()
+            found += sum(compare_with_stored(stored[t], fetched[t]) is not None for t in tickers[i : i + CHUNK])
+            compare += time.perf_counter() - started
     return read, compare, found
 
 
@@ -81,11 +95,11 @@ def bench_timeframe(dsn: str, tf: Timeframe, args: argparse.Namespace) -> dict[s
     rng = np.random.default_rng(1)
     stored = {s.ticker: s for s in (synthetic(f"T{i:04d}", tf, args.bars, rng) for i in range(args.tickers))}
     seed(dsn, stored)
-    since = NEWEST - int(OVERLAP[tf].total_seconds() * 1000)
+    since = int(grid(tf, args.bars)[-1]) - int(OVERLAP[tf].total_seconds() * 1000)
     unchanged = {t: s.between(since, None) for t, s in stored.items()}
     restated = dict(unchanged)
     for t in list(stored)[: args.restated]:
-        restated[t] = rescaled(unchanged[t], 1 / 1.2, NEWEST + 1)
+        restated[t] = rescaled(unchanged[t], 1 / 1.2, 2**62)
     store = CandleStore(dsn)
     detect(store, tf, unchanged, since)  # warm the cache, as every tick after the first finds it
     read, compare, found = detect(store, tf, unchanged, since)
@@ -108,8 +122,8 @@ def bench_replacement(dsn: str) -> dict[str, Any]:
     rng = np.random.default_rng(2)
     old = synthetic("VCB", "1d", 6_500, rng)
     seed(dsn, {"VCB": old})
-    ex_ts = NEWEST - 30 * BAR_MS["1d"]
-    found = Restatement("VCB", "1d", "vci", 1 / 1.2, date(2026, 1, 14), "overlap", {})
+    ex_ts = int(old.frame["ts"].iloc[-30])  # 30 sessions ago: every bar before it moves
+    found = Restatement("VCB", "1d", "vci", 1 / 1.2, trading_date_of(ex_ts, "1d"), "overlap", {})
     started = time.perf_counter()
     with CandleStore(dsn).writer() as writer:
         stats = writer.replace(ReplacementSeries(rescaled(old, 1 / 1.2, ex_ts), found))

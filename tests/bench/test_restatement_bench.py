@@ -23,5 +23,5 @@ def test_restatement_benchmark_runs_at_ci_size(admin_url: str, capsys: pytest.Ca
     figures = json.loads(out_file.read_text())
     assert [d["tf"] for d in figures["detection"]] == ["1d", "1h", "15m"]
     assert all(d["reads"] == 2 and d["with_restated"]["restated"] == 5 for d in figures["detection"])
-    assert figures["replace_25y_daily"]["bars_replaced"] == 6_500 - 31, "every bar before the ex-date"
+    assert figures["replace_25y_daily"]["bars_replaced"] == 6_500 - 30, "every bar before the ex-date"
     assert "detection, all three timeframes of a tick" in printed

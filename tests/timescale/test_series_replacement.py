@@ -103,6 +103,9 @@ def test_a_replacement_that_fails_leaves_the_stored_series_whole(clean_db: Migra
     assert stored(clean_db) == before
     assert one(clean_db, "SELECT count(*) FROM series_restatements") == (0,)
     assert one(clean_db, "SELECT ts FROM candles_latest WHERE ticker = 'VCB' AND tf = '1d'") == (FEB_13,)
+    with pytest.raises(ValueError, match="refusing to replace VCB 1d with an empty series from vci"):
+        replace(clean_db, ReplacementSeries(full.between(0, 0), restatement(0.5)))
+    assert stored(clean_db) == before
 
 
 def test_a_reader_sees_the_old_series_until_the_commit_and_the_new_one_after(clean_db: MigratedDatabase) -> None:

@@ -16,8 +16,9 @@ from vietmarket_pipelines.defs.common.market_data import MarketDataResource
 from vietmarket_pipelines.defs.common.run_tags import RunMode
 from vietmarket_pipelines.providers.base import CandleProvider
 from vietmarket_pipelines.providers.http import ProviderError, ProviderUnavailable
-from vietmarket_pipelines.restatement import ReplacementSeries, Restatement, compare_with_stored
-from vietmarket_pipelines.timescale.candle_store import CandleStore
+from vietmarket_pipelines.restatement import ReplacementSeries as ReplacementSeries  # re-exported: the partition kind
+from vietmarket_pipelines.restatement import Restatement, compare_with_stored
+from vietmarket_pipelines.timescale.candle_store import CandleStore, StoreReader
 
 # An incremental fetch re-reads this much before the newest stored bar: providers revise recent
 # bars (late prints, corrections), and an overlap costs little.
@@ -107,14 +108,16 @@ class CandleFetcher:
     log: Callable[[str], None]
 
     def fetch(self, by_tf: dict[Timeframe, list[str]]) -> Iterator[FetchedPartition]:
-        for tf, tickers in by_tf.items():
-            yield from self.fetch_timeframe(tf, tickers)
+        # The overlap reads of every chunk share one connection.
+        with self.store.reader() as reader:
+            for tf, tickers in by_tf.items():
+                yield from self.fetch_timeframe(tf, tickers, reader)
 
-    def fetch_timeframe(self, tf: Timeframe, tickers: list[str]) -> Iterator[FetchedPartition]:
+    def fetch_timeframe(self, tf: Timeframe, tickers: list[str], reader: StoreReader) -> Iterator[FetchedPartition]:
         started = time.monotonic()
         bars = series = 0
         for (provider_name, start, end), group in self._groups(tf, tickers).items():
-            for item in self._fetch_group(provider_name, tf, group, start, end):
+            for item in self._fetch_group(Source(provider_name, tf, end, reader), group, start):
                 if isinstance(item, BarSeries | ReplacementSeries):
                     bars, series = bars + len(item.series if isinstance(item, ReplacementSeries) else item), series + 1
                 yield item
@@ -133,25 +136,24 @@ class CandleFetcher:
             groups[(self.market_data.provider_name(ticker, tf), day, end)].append(ticker)
         return groups
 
-    def _fetch_group(
-        self, provider_name: str, tf: Timeframe, tickers: list[str], start: datetime | None, end: datetime
-    ) -> Iterator[FetchedPartition]:
-        provider = self.market_data.provider(provider_name)
+    def _fetch_group(self, source: Source, tickers: list[str], start: datetime | None) -> Iterator[FetchedPartition]:
+        provider = self.market_data.provider(source.name)
+        tf = source.tf
         try:
             for i in range(0, len(tickers), provider.batch_size):
                 chunk = tickers[i : i + provider.batch_size]
                 try:
-                    result = provider.fetch(chunk, tf, start, end)
+                    result = provider.fetch(chunk, tf, start, source.end)
                 except ProviderError as exc:
-                    yield from (RejectedPartition.of(provider_name, t, tf, exc) for t in chunk)
+                    yield from (RejectedPartition.of(source.name, t, tf, exc) for t in chunk)
                     continue
-                yield from (RejectedPartition.of(provider_name, t, tf, e) for t, e in result.errors.items())
-                yield from self._detect(Source(provider_name, provider, tf, end), result.series, start)
+                yield from (RejectedPartition.of(source.name, t, tf, e) for t, e in result.errors.items())
+                yield from self._detect(source, provider, result.series, start)
         finally:
             provider.close()
 
     def _detect(
-        self, source: Source, fetched: dict[str, BarSeries], start: datetime | None
+        self, source: Source, provider: CandleProvider, fetched: dict[str, BarSeries], start: datetime | None
     ) -> Iterator[FetchedPartition]:
         """The fetched series, each one whose overlap shows a restatement swapped for its whole history.
 
@@ -161,7 +163,7 @@ class CandleFetcher:
         if self.refetch is not None or start is None or not fetched:
             yield from fetched.values()
             return
-        stored = self.store.overlap_bars(source.tf, list(fetched), int(start.timestamp() * 1000))
+        stored = source.reader.overlap_bars(source.tf, list(fetched), int(start.timestamp() * 1000))
         restated: dict[str, tuple[BarSeries, Restatement]] = {}
         for ticker, series in fetched.items():
             found = compare_with_stored(stored[ticker], series) if ticker in stored else None
@@ -170,10 +172,10 @@ class CandleFetcher:
             else:
                 restated[ticker] = (series, found)
         if restated:
-            yield from self.replacements(source, restated)
+            yield from self.replacements(source, provider, restated)
 
     def replacements(
-        self, source: Source, restated: dict[str, tuple[BarSeries, Restatement]]
+        self, source: Source, provider: CandleProvider, restated: dict[str, tuple[BarSeries, Restatement]]
     ) -> Iterator[ReplacementSeries | RejectedPartition]:
         """Each restated series' whole history, in one batched request.
 
@@ -187,7 +189,7 @@ class CandleFetcher:
                 f"{found.estimated_ex_date}); refetching its whole history"
             )
         try:
-            result = source.provider.fetch(list(restated), source.tf, None, source.end)
+            result = provider.fetch(list(restated), source.tf, None, source.end)
         except ProviderError as exc:
             yield from (RejectedPartition.of(source.name, t, source.tf, exc) for t in restated)
             return
@@ -210,9 +212,10 @@ class CandleFetcher:
 
 @dataclass(frozen=True)
 class Source:
-    """The provider one group is fetched from, with what each of its requests shares."""
+    """What every request of one group shares: the provider's name, the timeframe, the window's
+    end, and the reader of the stored overlap."""
 
     name: str
-    provider: CandleProvider
     tf: Timeframe
     end: datetime
+    reader: StoreReader

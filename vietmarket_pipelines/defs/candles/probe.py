@@ -37,8 +37,10 @@ from datetime import UTC, datetime, timedelta
 from vietmarket_core.market import INDEX_TICKERS, Timeframe
 from vietmarket_pipelines.bars import BarSeries
 from vietmarket_pipelines.defs.candles.fetch import CandleFetcher, FetchedPartition, RejectedPartition, Source
+from vietmarket_pipelines.providers.base import CandleProvider
 from vietmarket_pipelines.providers.http import ProviderError
 from vietmarket_pipelines.restatement import Restatement, compare_with_stored
+from vietmarket_pipelines.timescale.candle_store import StoreReader
 
 # Bars compared per series: a 1d anchor is two trading weeks, an intraday one two sessions' worth.
 ANCHOR_BARS: dict[Timeframe, int] = {"1d": 10, "1h": 10, "15m": 36}
@@ -110,13 +112,15 @@ class AnchorProbe:
     log: Callable[[str], None]
 
     def fetch(self, by_tf: dict[Timeframe, list[str]]) -> Iterator[FetchedPartition]:
-        for tf, tickers in by_tf.items():
-            yield from self.probe_timeframe(tf, tickers)
+        # The anchor reads of every chunk share one connection, as the overlap reads do.
+        with self.fetcher.store.reader() as reader:
+            for tf, tickers in by_tf.items():
+                yield from self.probe_timeframe(tf, tickers, reader)
 
-    def probe_timeframe(self, tf: Timeframe, tickers: list[str]) -> Iterator[FetchedPartition]:
+    def probe_timeframe(self, tf: Timeframe, tickers: list[str], reader: StoreReader) -> Iterator[FetchedPartition]:
         started, total = time.monotonic(), ProbeProgress()
         for provider_name, anchors in self._anchors(tf, tickers).items():
-            for item in self._probe_provider(provider_name, tf, anchors):
+            for item in self._probe_provider(Source(provider_name, tf, self.fetcher.now, reader), anchors):
                 if isinstance(item, ProbeProgress):
                     total += item
                 else:
@@ -139,19 +143,18 @@ class AnchorProbe:
         return {name: sorted(anchors) for name, anchors in by_provider.items()}
 
     def _probe_provider(
-        self, provider_name: str, tf: Timeframe, anchors: list[tuple[int, str]]
+        self, source: Source, anchors: list[tuple[int, str]]
     ) -> Iterator[FetchedPartition | ProbeProgress]:
         """Each chunk's anchors in one request; the restated series wait for a full batch, so their
         whole histories take as few requests as the batching allows, whichever chunk found them."""
-        provider = self.fetcher.market_data.provider(provider_name)
-        source = Source(provider_name, provider, tf, self.fetcher.now)
+        provider = self.fetcher.market_data.provider(source.name)
         batch = provider.batch_size
         pending: dict[str, tuple[BarSeries, Restatement]] = {}
         try:
             for i in range(0, len(anchors), batch):
                 chunk = anchors[i : i + batch]
                 # Sorted: the chunk's last anchor is its youngest, and every series has bars from there.
-                found = self._probe_chunk(source, chunk[-1][0], [t for _, t in chunk])
+                found = self._probe_chunk(source, provider, chunk[-1][0], [t for _, t in chunk])
                 yield found.progress
                 yield from found.rejected
                 pending |= found.restated
@@ -159,21 +162,21 @@ class AnchorProbe:
                 while len(pending) >= batch or (last and pending):
                     taken = list(pending)[:batch]
                     yield ProbeProgress(refetch_requests=1)
-                    yield from self.fetcher.replacements(source, {t: pending.pop(t) for t in taken})
+                    yield from self.fetcher.replacements(source, provider, {t: pending.pop(t) for t in taken})
         finally:
             provider.close()
 
-    def _probe_chunk(self, source: Source, since_ms: int, tickers: list[str]) -> ChunkProbe:
+    def _probe_chunk(self, source: Source, provider: CandleProvider, since_ms: int, tickers: list[str]) -> ChunkProbe:
         tf = source.tf
         until_ms = since_ms + int(ANCHOR_SPAN[tf].total_seconds() * 1000)
-        stored = self.fetcher.store.anchor_bars(tf, tickers, since_ms, until_ms, ANCHOR_BARS[tf])
+        stored = source.reader.anchor_bars(tf, tickers, since_ms, until_ms, ANCHOR_BARS[tf])
         missing = tuple(t for t in tickers if t not in stored)
         if not stored:
             return ChunkProbe([], {}, ProbeProgress(not_compared=missing))
         end_ms = max(int(bars.ts[-1]) for bars in stored.values())
         start, end = (datetime.fromtimestamp(ms / 1000, tz=UTC) for ms in (since_ms, end_ms))
         try:
-            result = source.provider.fetch(list(stored), tf, start, end)
+            result = provider.fetch(list(stored), tf, start, end)
         except ProviderError as exc:
             # A failed partition's check fails it, and the next probe (or a re-run) tries it again.
             rejected = [RejectedPartition.of(source.name, t, tf, exc) for t in stored]
