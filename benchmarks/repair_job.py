@@ -25,6 +25,7 @@ from typing import Any
 
 import dagster as dg
 import httpx
+import psycopg2
 
 from vietmarket_core.market import VN_TZ, Timeframe
 from vietmarket_pipelines.defs.candles.assets import candles
@@ -55,6 +56,16 @@ def market_data(sim: SimulatorServer, args: argparse.Namespace, dsn: str) -> Mar
         requests_per_window=args.requests_per_window, window_seconds=args.window_seconds,
         pacing=TimescaleResource(dsn=dsn),
     )  # fmt: skip
+
+
+def list_active(dsn: str, stocks: list[str]) -> None:
+    """The universe the repair job covers: a probe, like a tick, skips inactive tickers."""
+    conn = psycopg2.connect(dsn)
+    with conn, conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO symbols (ticker, exchange, active) VALUES (%s, 'HOSE', true)", [(t,) for t in stocks]
+        )
+    conn.close()
 
 
 def seed_mixed(  # noqa: PLR0913 - where to write and fetch from, plus which series
@@ -116,6 +127,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         stocks = sorted(listed)[: args.tickers]
         restated = stocks[:: args.restated_every]
         md, store = market_data(sim, args, dsn), CandleStore(dsn)
+        list_active(dsn, stocks)
         print(f"repair job: {len(stocks)} {tf} series, {len(restated)} of them mixed", flush=True)
         started = time.perf_counter()
         seed_mixed(store, md, sim, tf, stocks, restated)

@@ -54,12 +54,23 @@ def probe_log(instance: dg.DagsterInstance, result: dg.ExecuteInProcessResult) -
     return [e.user_message for e in instance.all_logs(result.run_id) if "anchor probe" in e.user_message]
 
 
+def list_active(db: MigratedDatabase, tickers: list[str]) -> None:
+    """The universe the probe runs over: a probe, like a tick, skips inactive tickers."""
+    conn = db.connect()
+    with conn, conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO symbols (ticker, exchange, active) VALUES (%s, 'HOSE', true)", [(t,) for t in tickers]
+        )
+    conn.close()
+
+
 def store_mixed(  # noqa: PLR0913 - the run's instance, database and simulator, plus the series
     instance: dg.DagsterInstance, db: MigratedDatabase, sim: SimulatorServer, tickers: list[str],
     restated: list[str], tf: Timeframe,
 ) -> None:  # fmt: skip
     """The series as an outage leaves them: stored up to OUTAGE_FROM, `restated` go ex while the
     platform is down, and on restart the missed range is refetched as asked, without comparison."""
+    list_active(db, tickers)
     assert materialize_candles(instance, db, sim, tickers, tf, config=BEFORE_OUTAGE).success
     for ticker in restated:
         go_ex(sim, ticker)
@@ -109,16 +120,22 @@ def test_the_repair_job_fixes_mixed_series_resumes_and_changes_nothing_the_secon
     clean_db: MigratedDatabase, actions_sim: SimulatorServer, instance: dg.DagsterInstance
 ) -> None:
     tickers, mixed = ["FPT", "HPG", "MWG", "VCB"], ["FPT", "HPG", "VCB"]
-    store_mixed(instance, clean_db, actions_sim, tickers, mixed, "1d")
-    before = {t: bars_of(clean_db, t, "1d") for t in tickers}
+    # VNM is mixed too, then delisted: its stored series is kept as it is.
+    store_mixed(instance, clean_db, actions_sim, [*tickers, "VNM"], [*mixed, "VNM"], "1d")
+    conn = clean_db.connect()
+    with conn, conn.cursor() as cur:
+        cur.execute("UPDATE symbols SET active = false WHERE ticker = 'VNM'")
+    conn.close()
+    before = {t: bars_of(clean_db, t, "1d") for t in [*tickers, "VNM"]}
 
     # An interrupted repair: only FPT's run finished.
     assert materialize_candles(instance, clean_db, actions_sim, ["FPT"], "1d", tags=PROBE).success
     assert [r[0] for r in restatement_rows(clean_db)] == ["FPT"]
 
     httpx.delete(f"{actions_sim.url}/_sim/requests")
-    result = materialize_candles(instance, clean_db, actions_sim, tickers, "1d", tags=PROBE)
+    result = materialize_candles(instance, clean_db, actions_sim, [*tickers, "VNM"], "1d", tags=PROBE)
     assert result.success
+    assert bars_of(clean_db, "VNM", "1d") == before["VNM"]
     (line,) = probe_log(instance, result)
     assert "4 series probed with 1 anchor requests, 2 restated and refetched whole in 1 more: HPG, VCB" in line
     assert sorted(r[0] for r in restatement_rows(clean_db)) == ["FPT", "HPG", "VCB"], "FPT was not fixed twice"
@@ -132,7 +149,7 @@ def test_the_repair_job_fixes_mixed_series_resumes_and_changes_nothing_the_secon
     # Run again: every anchor matches, nothing is written, no ingested_at moves.
     snapshot = rows_with_ingested_at(clean_db, "1d")
     httpx.delete(f"{actions_sim.url}/_sim/requests")
-    again = materialize_candles(instance, clean_db, actions_sim, tickers, "1d", tags=PROBE)
+    again = materialize_candles(instance, clean_db, actions_sim, [*tickers, "VNM"], "1d", tags=PROBE)
     assert again.success
     (line,) = probe_log(instance, again)
     assert "4 series probed with 1 anchor requests, 0 restated" in line

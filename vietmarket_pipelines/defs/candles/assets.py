@@ -63,7 +63,7 @@ def candles(
     mode = RunMode.of(context.run.tags)
     by_tf = tickers_by_timeframe(context.partition_keys)
     store = timescale.store()
-    if mode.is_tick:
+    if mode.active_only:
         # A scheduled whole-market range may span delisted tickers; they have nothing new to fetch.
         active = store.active_tickers()
         wanted = {tf: [t for t in tickers if t in active] for tf, tickers in by_tf.items()}

@@ -35,6 +35,13 @@ class RunMode(StrEnum):
         return self in (RunMode.LATEST, RunMode.CLOSE)
 
     @property
+    def active_only(self) -> bool:
+        """Runs over whole-market ranges that skip inactive tickers inside them: the ticks, and the
+        probe, since a delisted ticker's stored series is kept as it is (the provider may no
+        longer answer for it, which would fail its partition every night)."""
+        return self.is_tick or self is RunMode.PROBE
+
+    @property
     def settles_the_day(self) -> bool:
         """The close and repair passes: whatever changed is mirrored at once, without waiting."""
         return self in (RunMode.CLOSE, RunMode.REPAIR, RunMode.PROBE)
