@@ -17,3 +17,5 @@ log "whole market through Dagster: daily backfill and one latest tick against th
 "$VENV/bin/python" -m benchmarks.market_backfill --json artifacts/bench-market.json
 log "paging: 1,600 tickers, ~58M bars (several minutes to load)"
 "$VENV/bin/python" -m benchmarks.paging --json artifacts/bench-paging.json
+log "repair job: the anchor probe over every simulated stock's 1d history, one in five mixed, vs the request floor"
+"$VENV/bin/python" -m benchmarks.repair_job --json artifacts/bench-repair.json

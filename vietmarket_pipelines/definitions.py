@@ -10,6 +10,7 @@ from vietmarket_pipelines.defs.candles.schedules import (
     candles_close_schedule,
     candles_job,
     candles_latest_schedule,
+    candles_rebase_job,
     candles_repair_schedule,
 )
 from vietmarket_pipelines.defs.news.assets import news_articles, news_backfill
@@ -48,7 +49,7 @@ defs = dg.Definitions(
         *NEWS_CHECKS,
         news_convex_mirror_in_sync,
     ],
-    jobs=[candles_job, prices_job, universe_job, news_job],
+    jobs=[candles_job, candles_rebase_job, prices_job, universe_job, news_job],
     schedules=[
         candles_latest_schedule,
         candles_close_schedule,

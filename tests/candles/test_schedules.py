@@ -106,8 +106,20 @@ def test_repair_refetches_from_the_first_missing_bar_and_ignores_weekends(
         cur.execute("DELETE FROM candles_1d WHERE ticker = 'VCB' AND ts = %s", (1770249600000,))  # 2026-02-05
     conn.close()
     data = evaluate(candles_repair_schedule, instance, universe, sim, datetime(2026, 2, 13, 20, 0, tzinfo=VN_TZ))
-    assert len(data.run_requests) == 1
-    (request,) = data.run_requests
+    repairs = [r for r in data.run_requests if r.tags["vietmarket/mode"] == "repair"]
+    assert len(repairs) == 1
+    (request,) = repairs
     assert request.partition_key == str(candle_key("VCB", "1d"))
     assert request.run_config["ops"]["candles"]["config"] == {"full_refetch": True, "start_date": "2026-02-05"}
-    assert request.tags["vietmarket/mode"] == "repair"
+
+
+def test_repair_probes_every_active_series_one_run_per_timeframe(universe, instance, sim) -> None:  # type: ignore[no-untyped-def]
+    # No gaps anywhere (nothing stored): the nightly pass is the three whole-market probe runs.
+    data = evaluate(candles_repair_schedule, instance, universe, sim, datetime(2026, 2, 13, 20, 0, tzinfo=VN_TZ))
+    probes = data.run_requests
+    assert [r.tags["vietmarket/mode"] for r in probes] == ["probe"] * 3
+    for request, tf in zip(probes, ("15m", "1h", "1d"), strict=True):
+        assert request.partition_key is None, "a range of partitions, never a run per ticker"
+        assert request.tags["dagster/asset_partition_range_start"] == str(candle_key("AAA", tf))
+        assert request.tags["dagster/asset_partition_range_end"] == str(candle_key("VCB", tf))
+    assert all(r.run_key and r.run_key.startswith("probe-") for r in probes)

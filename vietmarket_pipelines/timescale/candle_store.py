@@ -433,16 +433,15 @@ class StoreReader:
         with none are absent."""
         params = {"tf": tf, "tickers": list(tickers), "since": since_ms}
         rows = self._rows(f"overlap bars {tf}", table_sql(PACKAGE, "sql/overlap_bars.sql", tf), params)
-        return {
-            str(t): StoredBars(
-                ts=np.array(ts, dtype=np.int64),
-                o=np.array(o, dtype=np.float64),
-                h=np.array(h, dtype=np.float64),
-                l=np.array(low, dtype=np.float64),
-                c=np.array(c, dtype=np.float64),
-            )
-            for t, ts, o, h, low, c in rows
-        }
+        return _stored_bars(rows)
+
+    def anchor_bars(
+        self, tf: Timeframe, tickers: Sequence[str], since_ms: int, until_ms: int, bars: int
+    ) -> dict[str, StoredBars]:
+        """The first `bars` stored bars in [since_ms, until_ms) of each requested series, in one
+        read: what the anchor probe compares; series with none are absent."""
+        params = {"tf": tf, "tickers": list(tickers), "since": since_ms, "until": until_ms, "bars": bars}
+        return _stored_bars(self._rows(f"anchor bars {tf}", table_sql(PACKAGE, "sql/anchor_bars.sql", tf), params))
 
     def _rows(self, what: str, query: str, params: dict[str, Any]) -> list[Any]:
         for attempt in self._store.retrying(what):
@@ -462,6 +461,20 @@ class StoreReader:
         if self._conn is not None and not self._conn.closed:
             self._conn.close()
         self._conn = None
+
+
+def _stored_bars(rows: Iterable[tuple[Any, ...]]) -> dict[str, StoredBars]:
+    """Rows of (ticker, ts[], o[], h[], l[], c[]) as each series' StoredBars."""
+    return {
+        str(t): StoredBars(
+            ts=np.array(ts, dtype=np.int64),
+            o=np.array(o, dtype=np.float64),
+            h=np.array(h, dtype=np.float64),
+            l=np.array(low, dtype=np.float64),
+            c=np.array(c, dtype=np.float64),
+        )
+        for t, ts, o, h, low, c in rows
+    }
 
 
 class PartitionWriter:

@@ -8,6 +8,7 @@ from pydantic import Field
 from vietmarket_pipelines.defs.candles.fetch import CandleFetch, CandleFetcher, RefetchRange
 from vietmarket_pipelines.defs.candles.partitions import candle_partitions, tickers_by_timeframe
 from vietmarket_pipelines.defs.candles.prefetch import Prefetched
+from vietmarket_pipelines.defs.candles.probe import AnchorProbe
 from vietmarket_pipelines.defs.common.market_data import MarketDataResource
 from vietmarket_pipelines.defs.common.resources import TimescaleResource
 from vietmarket_pipelines.defs.common.run_tags import RunMode
@@ -47,7 +48,9 @@ class CandleFetchConfig(dg.Config):
     description=(
         "OHLCV bars per (ticker, tf) in TimescaleDB. ts: unix ms; 1d = 00:00 UTC of the trading date, "
         "intraday = true UTC instant of the bar open. Prices in thousands of VND (indices in points). "
-        "Incremental from the newest stored bar minus an overlap; `full_refetch` repairs a date range."
+        "Incremental from the newest stored bar minus an overlap; `full_refetch` repairs a date range; "
+        "a `probe` run (candles_rebase_job, the nightly repair) replaces series whose oldest bars the provider "
+        "restated."
     ),
     kinds={"timescaledb"},
 )
@@ -60,7 +63,7 @@ def candles(
     mode = RunMode.of(context.run.tags)
     by_tf = tickers_by_timeframe(context.partition_keys)
     store = timescale.store()
-    if mode.is_tick:
+    if mode.active_only:
         # A scheduled whole-market range may span delisted tickers; they have nothing new to fetch.
         active = store.active_tickers()
         wanted = {tf: [t for t in tickers if t in active] for tf, tickers in by_tf.items()}
@@ -68,6 +71,15 @@ def candles(
         by_tf = wanted
         if skipped:
             context.log.info(f"skipping inactive tickers: {skipped} series")
+    if mode is RunMode.PROBE:
+        if config.full_refetch:
+            raise dg.Failure(
+                description=f"a {RunMode.PROBE} run compares anchors and replaces restated series; "
+                "it takes no full_refetch range"
+            )
+        replacing = CandleFetcher(market_data, store, None, datetime.now(UTC), context.log.info)
+        probe = AnchorProbe(replacing, context.log.info)
+        return CandleFetch(mode, Prefetched(lambda: probe.fetch(by_tf)).start())
     fetcher = CandleFetcher(market_data, store, config.refetch(), datetime.now(UTC), context.log.info)
     # Fetching runs ahead in a thread while the IO manager writes what has arrived.
     return CandleFetch(mode, Prefetched(lambda: fetcher.fetch(by_tf)).start())

@@ -172,9 +172,9 @@ class CandleFetcher:
             else:
                 restated[ticker] = (series, found)
         if restated:
-            yield from self._replacements(source, provider, restated)
+            yield from self.replacements(source, provider, restated)
 
-    def _replacements(
+    def replacements(
         self, source: Source, provider: CandleProvider, restated: dict[str, tuple[BarSeries, Restatement]]
     ) -> Iterator[ReplacementSeries | RejectedPartition]:
         """Each restated series' whole history, in one batched request.

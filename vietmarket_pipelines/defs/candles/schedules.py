@@ -1,4 +1,4 @@
-"""Candle schedules in Asia/Ho_Chi_Minh: latest bars during sessions, a final pass after the close, nightly repair."""
+"""Candle schedules in Asia/Ho_Chi_Minh: latest bars in sessions, a pass after the close, nightly repair and probe."""
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -29,6 +29,18 @@ candles_job = dg.define_asset_job(
     "candles_job",
     selection=dg.AssetSelection.assets(candles),
     description="Materializes candles for the partitions a schedule or backfill names, with their checks.",
+)
+
+
+# The repair of existing data: launched as a backfill over every partition (README "Repairing a
+# mixed adjustment basis"), each run probes its range's anchors and replaces the restated series.
+candles_rebase_job = dg.define_asset_job(
+    "candles_rebase_job",
+    selection=dg.AssetSelection.assets(candles),
+    tags=mode_tags(RunMode.PROBE),
+    description="Finds every stored series whose oldest bars the provider has restated (a mixed adjustment "
+    "basis) and replaces it whole. Resumable and idempotent: a series on the current basis costs its share of "
+    "one batched anchor request and writes nothing.",
 )
 
 
@@ -146,19 +158,18 @@ def gap_repairs(timescale: TimescaleResource, when: datetime) -> Iterator[tuple[
     execution_timezone=TZ,
     job=candles_job,
     default_status=dg.DefaultScheduleStatus.STOPPED,
-    description="20:00 on weekdays: refetches every active series from its first missing bar. Gaps are judged "
-    "against the trading calendar corrected by VNINDEX, so weekends and holidays never count.",
+    description="20:00 on weekdays: refetches every active series from its first missing bar (gaps are judged "
+    "against the trading calendar corrected by VNINDEX, so weekends and holidays never count), and probes an "
+    "old anchor of every active series, one run per timeframe, replacing the series the provider restated.",
 )
 def candles_repair_schedule(
     context: dg.ScheduleEvaluationContext, timescale: TimescaleResource, market_data: MarketDataResource
-) -> Iterator[dg.RunRequest] | dg.SkipReason:
+) -> list[dg.RunRequest] | dg.SkipReason:
     when = context.scheduled_execution_time
     repairs = list(gap_repairs(timescale, when))
-    if not repairs:
-        return dg.SkipReason("no gaps in any active series")
     if len(repairs) > MAX_REPAIR_RUNS_PER_TICK:
         context.log.warning(f"{len(repairs)} series have gaps; repairing {MAX_REPAIR_RUNS_PER_TICK} tonight")
-    return (
+    requests = [
         dg.RunRequest(
             run_key=f"repair-{tf}-{ticker}-{when.date().isoformat()}",
             partition_key=candle_key(ticker, tf),
@@ -166,4 +177,9 @@ def candles_repair_schedule(
             tags={**mode_tags(RunMode.REPAIR), PROVIDER_TAG: market_data.provider_name(ticker, tf)},
         )
         for ticker, tf, start in repairs[:MAX_REPAIR_RUNS_PER_TICK]
-    )
+    ]
+    # The anchor probe catches the restatements the overlap cannot see (probe.py), including one
+    # a gap repair's forced refetch would otherwise leave behind: one run per timeframe.
+    tickers = active_tickers_in_partition_order(context.instance, timescale)
+    requests += whole_market_requests(RunMode.PROBE, when, tickers, TICK_ORDER, market_data)
+    return requests or dg.SkipReason("no active tickers yet: materialize `symbols` first")

@@ -16,6 +16,9 @@ class RunMode(StrEnum):
     LATEST = "latest"  # a tick in sessions
     CLOSE = "close"  # the pass after the close
     REPAIR = "repair"  # the nightly refetch of a series with a gap
+    # The anchor probe (defs/candles/probe.py): the nightly whole-market pass and the repair job
+    # compare an old stretch of each stored series with the provider and replace restated series.
+    PROBE = "probe"
     BACKFILL = "backfill"  # anything launched by hand or from the asset page
 
     @classmethod
@@ -32,9 +35,16 @@ class RunMode(StrEnum):
         return self in (RunMode.LATEST, RunMode.CLOSE)
 
     @property
+    def active_only(self) -> bool:
+        """Runs over whole-market ranges that skip inactive tickers inside them: the ticks, and the
+        probe, since a delisted ticker's stored series is kept as it is (the provider may no
+        longer answer for it, which would fail its partition every night)."""
+        return self.is_tick or self is RunMode.PROBE
+
+    @property
     def settles_the_day(self) -> bool:
         """The close and repair passes: whatever changed is mirrored at once, without waiting."""
-        return self in (RunMode.CLOSE, RunMode.REPAIR)
+        return self in (RunMode.CLOSE, RunMode.REPAIR, RunMode.PROBE)
 
 
 def mode_tags(mode: RunMode) -> dict[str, str]:
