@@ -100,10 +100,17 @@ def test_downtime_longer_than_the_overlap_then_an_action_the_nightly_probe_repla
     result = materialize_candles(instance, clean_db, actions_sim, ["VCB"], tf, tags=PROBE, checks=True)
     assert result.success, "the replaced series passes the blocking checks"
     rows = bars_of(clean_db, "VCB", tf)
-    assert rows == provider_bars(actions_sim, tf, min(rows)), "the whole series, on one basis"
-    # The 1d history is whole; an intraday series keeps what the provider still serves (minute
-    # and hour bars reach back a limited number of sessions) and drops older bars of the old basis.
-    assert min(rows) == min(mixed) if tf == "1d" else min(rows) > min(mixed)
+    served = round(float(partition_md(instance, "VCB", tf)["first_ts"]) * 1000)  # type: ignore[arg-type]
+    assert {ts: bar for ts, bar in rows.items() if ts >= served} == provider_bars(actions_sim, tf, served), (
+        "every bar the provider still serves is its current one"
+    )
+    # The 1d history is whole at the provider; an intraday one reaches back a limited number of
+    # sessions, and the stored bars older than that are kept, rescaled onto the new basis.
+    assert min(rows) == min(mixed) and (served == min(mixed)) == (tf == "1d")
+    kept = {ts: bar for ts, bar in rows.items() if ts < served}
+    assert all(
+        abs(new - price / 1.2) <= 0.0101 for ts, bar in kept.items() for new, price in zip(bar, mixed[ts], strict=True)
+    ), "kept bars rescaled to within a tick"
     ((ticker, rtf, source, factor, ex_date, replaced),) = restatement_rows(clean_db)
     assert (ticker, rtf, source, ex_date) == ("VCB", tf, "vci", None), "an anchor cannot place the ex-date"
     assert factor == pytest.approx(1 / 1.2, rel=1e-3) and replaced >= len(stale)
