@@ -107,7 +107,8 @@ class Simulator:
                 idx = idx[-count_back:]
             cols = {"t": day_start[idx], **{k: np.asarray(daily[k])[idx] for k in "ohlcv"}}
         else:
-            per_day = {"hour": 5, "minute15": 18, "minute": 270}[kind]
+            minutes = self.market.session_minutes(symbol)
+            per_day = {"hour": 5, "minute15": len(np.unique(minutes // 15)), "minute": len(minutes)}[kind]
             first_day = start_s - 86400 if start_s is not None else None
             eligible = np.flatnonzero(
                 open_mask & (day_start <= end_s) & ((day_start >= first_day) if first_day is not None else True)

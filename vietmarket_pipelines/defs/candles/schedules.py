@@ -124,19 +124,20 @@ def gap_repairs(timescale: TimescaleResource, when: datetime) -> Iterator[tuple[
     store = timescale.store()
     calendar = observed_calendar(store)
     active = store.active_tickers()
+    exchanges = store.exchanges(sorted(active))
     extents = {tf: store.series_extents(tf) for tf in TIMEFRAMES}
     for tf in TIMEFRAMES:
         suspects = []
         for ticker, first, last, count in extents[tf]:
             if ticker not in active:
                 continue
-            expected = len(calendar.grid(trading_date_of(first, tf), trading_date_of(last, tf), tf))
-            if count < expected:
+            days = (trading_date_of(first, tf), trading_date_of(last, tf))
+            if count < len(calendar.grid(*days, tf, exchanges.get(ticker))):
                 suspects.append(ticker)
         if not suspects:
             continue
         for ticker, ts in store.bar_timestamps(tf, suspects).items():
-            gaps = find_gaps(ticker, tf, np.asarray(ts), calendar)
+            gaps = find_gaps(ticker, tf, np.asarray(ts), calendar, exchange=exchanges.get(ticker))
             if gaps.first_missing is not None:
                 yield ticker, tf, trading_date_of(gaps.first_missing, tf).isoformat()
 
