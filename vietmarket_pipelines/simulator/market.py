@@ -109,11 +109,29 @@ class _Universe:
             self.add(self.new_symbol(), exchange, board, kind)
 
 
+@dataclass(frozen=True)
+class CalendarOverrides:
+    """Where the simulated market departs from the rule-based calendar besides the pre-2018 Tết
+    closures: weekdays it closed although the rules say open (an unannounced bridge day), and rule
+    holidays on which it traded.  A startup option (`--closed`, `--opened`), so that every series
+    of the run agrees with it."""
+
+    closed: frozenset[date] = frozenset()
+    opened: frozenset[date] = frozenset()
+
+
 class SimulatedMarket:
-    def __init__(self, seed: int = 7, now: datetime | None = None, actions: ActionBook | None = None) -> None:
+    def __init__(
+        self,
+        seed: int = 7,
+        now: datetime | None = None,
+        actions: ActionBook | None = None,
+        calendar_overrides: CalendarOverrides | None = None,
+    ) -> None:
         self.seed = seed
         self._fixed_now = now
         self.actions = actions or ActionBook()
+        self.overrides = calendar_overrides or CalendarOverrides()
 
     def now(self) -> datetime:
         return self._fixed_now or datetime.now(UTC)
@@ -128,7 +146,11 @@ class SimulatedMarket:
         return frozenset(days)
 
     def is_session(self, d: date) -> bool:
-        return d >= FIRST_SESSION and d not in self._closures and TradingCalendar().rule_says_trading(d)
+        if d < FIRST_SESSION or d in self.overrides.closed:
+            return False
+        if d in self.overrides.opened:
+            return d.weekday() < 5
+        return d not in self._closures and TradingCalendar().rule_says_trading(d)
 
     @lru_cache(maxsize=4)  # noqa: B019 - one market per process; the cache lives as long as it does
     def sessions_until(self, today: date) -> tuple[date, ...]:

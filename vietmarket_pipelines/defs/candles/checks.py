@@ -21,7 +21,7 @@ from vietmarket_pipelines.defs.candles.assets import candles
 from vietmarket_pipelines.defs.candles.calendar_truth import (
     cross_check,
     observed_calendar,
-    vnindex_trading_dates,
+    traded_dates,
 )
 from vietmarket_pipelines.defs.candles.gaps import find_gaps
 from vietmarket_pipelines.defs.candles.io_manager import REJECTED_KEY
@@ -301,16 +301,17 @@ def freshness(context: dg.AssetCheckExecutionContext, timescale: TimescaleResour
 # Not partitioned: it judges the market calendar, once per run, whichever partitions the run covers.
 @dg.asset_check(
     asset=candles,
-    description="The rule-based trading calendar agrees with the dates on which VNINDEX actually traded.",
+    description="The rule-based trading calendar agrees with the stored `trading_calendar`: the dates on which "
+    "the indices (VNINDEX first) actually traded.",
 )
 def calendar_matches_vnindex(timescale: TimescaleResource) -> dg.AssetCheckResult:
-    traded = vnindex_trading_dates(timescale.store())
+    traded = traded_dates(timescale.store())
     report = cross_check(traded)
     disagreements = report.closed_but_rule_says_open + report.traded_but_rule_says_closed
     return dg.AssetCheckResult(
         passed=bool(traded) and not report.traded_but_rule_says_closed,
         severity=dg.AssetCheckSeverity.WARN,
-        description=None if traded else "no VNINDEX history stored yet",
+        description=None if traded else "no trading calendar stored yet: materialize `trading_calendar`",
         metadata={
             "vnindex_first": str(report.first),
             "vnindex_last": str(report.last),

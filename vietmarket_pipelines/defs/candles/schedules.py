@@ -100,7 +100,8 @@ def candles_latest_schedule(
     context: dg.ScheduleEvaluationContext, timescale: TimescaleResource, market_data: MarketDataResource
 ) -> Iterator[dg.RunRequest] | dg.SkipReason:
     when = context.scheduled_execution_time
-    return whole_market_tick(RunMode.LATEST, session_state(when, TradingCalendar()), context, timescale, market_data)
+    calendar = observed_calendar(timescale.store())
+    return whole_market_tick(RunMode.LATEST, session_state(when, calendar), context, timescale, market_data)
 
 
 @dg.schedule(
@@ -115,12 +116,14 @@ def candles_close_schedule(
 ) -> Iterator[dg.RunRequest] | dg.SkipReason:
     when = context.scheduled_execution_time
     local = when.astimezone(VN_TZ)
-    closed = None if TradingCalendar().is_trading_day(local.date()) else f"{local.date()} is not a trading day"
+    trading = observed_calendar(timescale.store()).is_trading_day(local.date())
+    closed = None if trading else f"{local.date()} is not a trading day"
     return whole_market_tick(RunMode.CLOSE, closed, context, timescale, market_data)
 
 
 def gap_repairs(timescale: TimescaleResource, when: datetime) -> Iterator[tuple[str, Timeframe, str]]:
-    """(ticker, tf, first missing date) of every active series with a gap, against the observed calendar."""
+    """(ticker, tf, first missing date) of every active series with a gap, against the observed calendar
+    and the grid of the ticker's exchange."""
     store = timescale.store()
     calendar = observed_calendar(store)
     active = store.active_tickers()
@@ -148,7 +151,8 @@ def gap_repairs(timescale: TimescaleResource, when: datetime) -> Iterator[tuple[
     job=candles_job,
     default_status=dg.DefaultScheduleStatus.STOPPED,
     description="20:00 on weekdays: refetches every active series from its first missing bar. Gaps are judged "
-    "against the trading calendar corrected by VNINDEX, so weekends and holidays never count.",
+    "against `trading_calendar` on the ticker's exchange grid, so weekends, holidays and bins the exchange "
+    "never trades never count.",
 )
 def candles_repair_schedule(
     context: dg.ScheduleEvaluationContext, timescale: TimescaleResource, market_data: MarketDataResource
