@@ -12,6 +12,7 @@ from tests.candles.test_checks import by_partition, plant
 from tests.conftest import MigratedDatabase
 from vietmarket_core.market import VN_TZ, Timeframe, intraday_bar_ts
 from vietmarket_pipelines.calendar import BAR_OPENS, TradingCalendar, bar_opens
+from vietmarket_pipelines.defs.candles.checks import expected_newest
 from vietmarket_pipelines.defs.candles.partitions import candle_key
 from vietmarket_pipelines.simulator.server import SimulatorServer
 
@@ -98,3 +99,20 @@ def test_a_missing_bin_the_exchange_trades_still_warns(
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
     assert check.metadata["bars_missing"].value == 1
     assert check.metadata["first_missing_bar"].value == gone / 1000
+
+
+def test_freshness_expects_the_newest_bin_the_exchange_prints() -> None:
+    """At 15:20 the 14:30 bin is due market-wide, but HOSE and HNX never print it: their newest due
+    bin is 14:15 until the 14:45 one is due at 15:30."""
+    calendar = TradingCalendar()
+    at_1520 = datetime(2026, 2, 13, 15, 20, tzinfo=VN_TZ)
+
+    def bin_at(h: int, m: int) -> int:
+        return intraday_bar_ts(datetime(2026, 2, 13, h, m, tzinfo=VN_TZ))
+
+    assert expected_newest("15m", at_1520, calendar) == bin_at(14, 30)
+    assert expected_newest("15m", at_1520, calendar, "UPCOM") == bin_at(14, 30)
+    assert expected_newest("15m", at_1520, calendar, "HOSE") == bin_at(14, 15)
+    assert expected_newest("15m", at_1520, calendar, "HNX") == bin_at(14, 15)
+    at_1530 = datetime(2026, 2, 13, 15, 30, tzinfo=VN_TZ)
+    assert expected_newest("15m", at_1530, calendar, "HOSE") == bin_at(14, 45)

@@ -3,25 +3,28 @@ never fails a stock that sorts before VNINDEX."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
-from datetime import date, datetime
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime
 
 import dagster as dg
 import httpx
 import numpy as np
 import pytest
 
-from tests.candles.conftest import materialize_candles, resources
+from tests.candles.conftest import market_data, materialize_candles, resources
 from tests.candles.test_checks import by_partition
-from tests.conftest import SIM_NOW, MigratedDatabase
+from tests.conftest import SIM_NOW, MigratedDatabase, inject
 from vietmarket_core.market import VN_TZ, daily_bar_ts
 from vietmarket_pipelines.calendar import TradingCalendar
 from vietmarket_pipelines.defs.calendar.assets import trading_calendar
-from vietmarket_pipelines.defs.calendar.refresh import refresh_due
+from vietmarket_pipelines.defs.calendar.refresh import refresh, refresh_due
 from vietmarket_pipelines.defs.candles.checks import off_grid
 from vietmarket_pipelines.defs.candles.partitions import candle_key
 from vietmarket_pipelines.simulator.market import CalendarOverrides
 from vietmarket_pipelines.simulator.server import SimulatorServer, start_in_thread
+from vietmarket_pipelines.timescale.candle_store import CandleStore
 
 # The market traded on a bridge day the rules call a holiday, and closed on a Wednesday they call open.
 OPENED = date(2026, 1, 2)
@@ -122,3 +125,30 @@ def test_a_refresh_is_due_after_each_session_open_and_close() -> None:
     assert refresh_due(at(friday, 14, 59)) == at(friday, 9)
     assert refresh_due(at(friday, 16)) == at(friday, 15)
     assert refresh_due(at(monday, 8)) == at(friday, 15), "nothing opens at the weekend"
+
+
+def test_runs_starting_together_refresh_once(clean_db: MigratedDatabase, odd_market: SimulatorServer) -> None:
+    """A tick's three runs refresh under one lock: the first fetches, the others read its result."""
+    httpx.delete(f"{odd_market.url}/_sim/requests")
+    store = CandleStore(clean_db.writer_dsn)
+    data = market_data(odd_market)
+    now = datetime.now(UTC)
+    with ThreadPoolExecutor(3) as pool:
+        done = list(pool.map(lambda _: refresh(store, data, now, only_if_due=True), range(3)))
+    assert sum(d is not None for d in done) == 1
+    assert len(index_requests(odd_market)) == 1
+    assert stored_verdicts(clean_db)[OPENED] is True
+
+
+def test_a_failed_refresh_warns_and_the_candles_are_still_written(
+    clean_db: MigratedDatabase, sim: SimulatorServer, instance: dg.DagsterInstance
+) -> None:
+    inject(sim, route="vci-history", fault="500", symbol="VNINDEX", times=10)
+    result = materialize_candles(
+        instance, clean_db, sim, ["VCB"], "1d", config={"full_refetch": True, "start_date": "2026-02-02"}
+    )
+    assert result.success
+    warnings = [e.user_message for e in instance.all_logs(result.run_id) if e.level == logging.WARNING]
+    assert any("trading calendar not refreshed" in w for w in warnings), warnings
+    assert trading_calendar.key not in {e.asset_key for e in result.asset_materializations_for_node("candles")}
+    assert stored_verdicts(clean_db) == {}
