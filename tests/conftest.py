@@ -77,7 +77,7 @@ def clean_db(db: MigratedDatabase) -> MigratedDatabase:
         cur.execute(
             "TRUNCATE candles_1d, candles_1h, candles_15m, candles_latest, symbols, "
             "article_symbols, articles, news_crawl_state, convex_mirror_state, convex_budget, "
-            "daily_prices, corporate_actions, series_restatements"
+            "daily_prices, corporate_actions, series_restatements, trading_calendar, trading_calendar_refresh"
         )
     conn.close()
     return db

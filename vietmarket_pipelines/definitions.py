@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from vietmarket_pipelines.defs.calendar.assets import trading_calendar
 from vietmarket_pipelines.defs.candles.assets import candles
 from vietmarket_pipelines.defs.candles.checks import CANDLE_CHECKS, candles_convex_mirror_in_sync
 from vietmarket_pipelines.defs.candles.io_manager import TimescaleCandleIOManager
@@ -38,7 +39,7 @@ convex = convex_from_env()
 defs = dg.Definitions(
     # One asset and its checks per run: a subprocess per step would only add start-up time.
     executor=dg.in_process_executor,
-    assets=[symbols, candles, daily_prices, corporate_actions, news_articles, news_backfill],
+    assets=[symbols, trading_calendar, candles, daily_prices, corporate_actions, news_articles, news_backfill],
     # The mirror's in-sync checks stand apart: they only mean something where Convex is configured.
     asset_checks=[
         *CANDLE_CHECKS,

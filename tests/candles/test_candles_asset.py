@@ -11,6 +11,7 @@ import pytest
 from tests.candles.conftest import failure_text, materialize_candles
 from tests.conftest import SIM_NOW, MigratedDatabase, inject
 from vietmarket_pipelines.calendar import TradingCalendar
+from vietmarket_pipelines.defs.candles.assets import candles
 from vietmarket_pipelines.defs.candles.checks import CANDLE_CHECKS
 from vietmarket_pipelines.defs.candles.partitions import candle_key
 from vietmarket_pipelines.simulator.server import SimulatorServer
@@ -74,7 +75,8 @@ def test_a_range_run_writes_every_partition_with_its_own_metadata(
         instance, clean_db, sim, tickers, "1h", config={"full_refetch": True, "start_date": "2026-01-05"}
     )
     assert result.success
-    materializations = result.asset_materializations_for_node("candles")
+    # The step also reports the trading calendar it refreshed first; the candles are the rest.
+    materializations = [m for m in result.asset_materializations_for_node("candles") if m.asset_key == candles.key]
     assert {m.partition for m in materializations} == {str(candle_key(t, "1h")) for t in tickers}
     for ticker in tickers[:5]:
         rows = stored(clean_db, ticker, "1h")
@@ -198,7 +200,8 @@ def test_15m_from_the_simulator_has_no_lunch_bins(
         instance, clean_db, sim, ["VCB"], "15m", config={"full_refetch": True, "start_date": "2026-02-12"}
     ).success
     rows = stored(clean_db, "VCB", "15m")
-    assert len(rows) == 2 * 18
+    # VCB trades on HOSE: 16 bins a day, from the 09:15 opening match to the 14:45 closing one.
+    assert len(rows) == 2 * 16
     minutes_of_day = {((ts // 1000 + 7 * 3600) % 86400) // 60 for ts, *_ in rows}
-    assert min(minutes_of_day) == 9 * 60 and max(minutes_of_day) == 14 * 60 + 45
+    assert min(minutes_of_day) == 9 * 60 + 15 and max(minutes_of_day) == 14 * 60 + 45
     assert not any(11 * 60 + 30 <= m < 13 * 60 for m in minutes_of_day)

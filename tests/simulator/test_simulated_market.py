@@ -27,8 +27,9 @@ def test_minutes_add_up_to_the_daily_bar() -> None:
     daily = market.daily("VCB", TODAY)
     days = [date.fromordinal(int(d)) for d in daily["day"][-3:]]
     minutes = market.minutes("VCB", days, TODAY)
+    per_day = len(market.session_minutes("VCB"))
     for row, day in enumerate(days):
-        m = {k: np.asarray(v)[row * 270 : (row + 1) * 270] for k, v in minutes.items()}
+        m = {k: np.asarray(v)[row * per_day : (row + 1) * per_day] for k, v in minutes.items()}
         i = len(daily["day"]) - 3 + row
         assert m["o"][0] == daily["o"][i] and m["c"][-1] == daily["c"][i], day
         assert m["h"].max() == daily["h"][i] and m["l"].min() == daily["l"][i], day
@@ -40,7 +41,7 @@ def test_a_sessions_minutes_do_not_depend_on_the_window_asked_for() -> None:
     days = [date.fromordinal(int(d)) for d in market.daily("FPT", TODAY)["day"][-5:]]
     wide = market.minutes("FPT", days, TODAY)
     narrow = market.minutes("FPT", days[-1:], TODAY)
-    assert np.array_equal(np.asarray(wide["c"])[-270:], np.asarray(narrow["c"]))
+    assert np.array_equal(np.asarray(wide["c"])[-len(narrow["c"]) :], np.asarray(narrow["c"]))
 
 
 def test_sessions_follow_the_calendar_and_the_pre_2018_tet_closures() -> None:

@@ -162,7 +162,46 @@ def test_migration_0003_brings_a_0002_database_to_the_fresh_catalog(
             conn.close()
             assert fingerprint_of(dsn) == fresh
         report = migrate(dsn)
-        assert report.applied == ["0003_prices_and_corporate_actions.sql"]
+        # The stripped schema already held 0004's section; the runner records both.
+        assert report.applied == ["0003_prices_and_corporate_actions.sql", "0004_trading_calendar.sql"]
+        assert fingerprint_of(dsn) == fresh
+    finally:
+        drop_database(admin_url, name)
+
+
+CALENDAR_MIGRATION = schema_dir() / "migrations" / "0004_trading_calendar.sql"
+
+
+def test_migration_0004_brings_a_0003_database_to_the_fresh_catalog(
+    admin_url: str, db: MigratedDatabase, tmp_path: Path
+) -> None:
+    schema = (schema_dir() / "schema.sql").read_text()
+    migration = CALENDAR_MIGRATION.read_text()
+    assert migration in schema, "schema.sql carries 0004 verbatim"
+    (tmp_path / "migrations").mkdir()
+    (tmp_path / "schema.sql").write_text(schema.replace(migration, ""))
+    earlier = ("0001_adopt_legacy_candles.sql", "0002_intraday_true_utc.sql", "0003_prices_and_corporate_actions.sql")
+    for name in earlier:
+        shutil.copy(schema_dir() / "migrations" / name, tmp_path / "migrations" / name)
+    name = "vm_test_from_0003"
+    drop_database(admin_url, name)
+    create_database(admin_url, name)
+    dsn = with_database(admin_url, name)
+    try:
+        assert migrate(dsn, tmp_path).applied == list(earlier)
+        fresh = fingerprint(db)
+        conn = psycopg2.connect(dsn)
+        with conn, conn.cursor() as cur:
+            cur.execute("SELECT to_regclass('trading_calendar'), to_regclass('trading_calendar_refresh')")
+            assert cur.fetchone() == (None, None)
+        conn.close()
+        for _ in range(2):
+            conn = psycopg2.connect(dsn)
+            with conn, conn.cursor() as cur:
+                cur.execute(migration)
+            conn.close()
+            assert fingerprint_of(dsn) == fresh
+        assert migrate(dsn).applied == ["0004_trading_calendar.sql"]
         assert fingerprint_of(dsn) == fresh
     finally:
         drop_database(admin_url, name)

@@ -63,6 +63,7 @@ def test_schema_applies_twice_as_a_no_op(db: MigratedDatabase) -> None:
         "0001_adopt_legacy_candles.sql",
         "0002_intraday_true_utc.sql",
         "0003_prices_and_corporate_actions.sql",
+        "0004_trading_calendar.sql",
     ]
     assert report.timescaledb_version is not None
     assert fingerprint(db) == before

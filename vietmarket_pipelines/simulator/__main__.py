@@ -7,10 +7,10 @@ import json
 import logging
 import os
 import sys
-from datetime import datetime
+from datetime import date, datetime
 
 from vietmarket_pipelines.simulator.faults import FaultBook, FaultRule
-from vietmarket_pipelines.simulator.market import SimulatedMarket
+from vietmarket_pipelines.simulator.market import CalendarOverrides, SimulatedMarket
 from vietmarket_pipelines.simulator.server import Simulator, SimulatorServer
 
 
@@ -27,6 +27,16 @@ def main(argv: list[str] | None = None) -> int:
         help="the market's clock, ISO 8601 with offset (default: the real clock)",
     )
     parser.add_argument("--faults", default=os.environ.get("SIM_FAULTS"), help="JSON list of fault rules")
+    parser.add_argument(
+        "--closed",
+        default=os.environ.get("SIM_CLOSED", ""),
+        help="comma-separated ISO dates the market closed although the rules say it trades",
+    )
+    parser.add_argument(
+        "--opened",
+        default=os.environ.get("SIM_OPENED", ""),
+        help="comma-separated ISO weekdays the market traded although the rules call them holidays",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s simulator %(message)s")
 
@@ -36,7 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     book = FaultBook()
     for raw in json.loads(args.faults) if args.faults else []:
         book.add(FaultRule.parse(raw))
-    server = SimulatorServer((args.host, args.port), Simulator(SimulatedMarket(args.seed, now), book))
+    overrides = CalendarOverrides(_dates(args.closed), _dates(args.opened))
+    market = SimulatedMarket(args.seed, now, calendar_overrides=overrides)
+    server = SimulatorServer((args.host, args.port), Simulator(market, book))
     logging.info(
         "serving %d tickers on %s (clock: %s)",
         len(server.simulator.market.tickers),
@@ -50,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.server_close()
     return 0
+
+
+def _dates(text: str) -> frozenset[date]:
+    return frozenset(date.fromisoformat(d.strip()) for d in text.split(",") if d.strip())
 
 
 if __name__ == "__main__":

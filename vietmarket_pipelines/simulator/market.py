@@ -48,9 +48,20 @@ NAME_WORDS = (
     "Bất động sản", "Thủy sản", "Dược phẩm", "Vận tải", "Khoáng sản", "Điện lực", "Nhựa", "Thép",
     "Cao su", "Xi măng", "Chứng khoán",
 )  # fmt: skip
-# Minutes of the two sessions: 09:00-11:29 and 13:00-14:59 ICT.
-SESSION_MINUTES = np.concatenate([np.arange(9 * 60, 11 * 60 + 30), np.arange(13 * 60, 15 * 60)])
-HOUR_OF_MINUTE = SESSION_MINUTES // 60  # bins 9, 10, 11, 13, 14
+# The minutes each exchange's feed prints (minute of the ICT day), as VCI shows them: auctions
+# print once, at their end (calendar.EXCHANGE_BAR_OPENS says what that does to each grid).
+# HOSE: the ATO match at 09:15, continuous to 11:29 and 13:00-14:29, the ATC match at 14:45.
+# HNX: continuous from 09:00, the ATC match at 14:45, then post-close trades at that price to 14:59.
+# UPCOM: continuous 09:00-11:29 and 13:00-14:59.
+SESSION_MINUTES: dict[str, npt.NDArray[np.int64]] = {
+    "HOSE": np.concatenate([np.arange(9 * 60 + 15, 11 * 60 + 30), np.arange(13 * 60, 14 * 60 + 30), [14 * 60 + 45]]),
+    "HNX": np.concatenate(
+        [np.arange(9 * 60, 11 * 60 + 30), np.arange(13 * 60, 14 * 60 + 30), np.arange(14 * 60 + 45, 15 * 60)]
+    ),
+    "UPCOM": np.concatenate([np.arange(9 * 60, 11 * 60 + 30), np.arange(13 * 60, 15 * 60)]),
+}  # fmt: skip
+# After the closing auction's print, HNX's post-close session trades at the closing price only.
+POST_CLOSE_FROM = {"HNX": 14 * 60 + 46}
 
 
 @dataclass(frozen=True)
@@ -98,11 +109,29 @@ class _Universe:
             self.add(self.new_symbol(), exchange, board, kind)
 
 
+@dataclass(frozen=True)
+class CalendarOverrides:
+    """Where the simulated market departs from the rule-based calendar besides the pre-2018 Tết
+    closures: weekdays it closed although the rules say open (an unannounced bridge day), and rule
+    holidays on which it traded.  A startup option (`--closed`, `--opened`), so that every series
+    of the run agrees with it."""
+
+    closed: frozenset[date] = frozenset()
+    opened: frozenset[date] = frozenset()
+
+
 class SimulatedMarket:
-    def __init__(self, seed: int = 7, now: datetime | None = None, actions: ActionBook | None = None) -> None:
+    def __init__(
+        self,
+        seed: int = 7,
+        now: datetime | None = None,
+        actions: ActionBook | None = None,
+        calendar_overrides: CalendarOverrides | None = None,
+    ) -> None:
         self.seed = seed
         self._fixed_now = now
         self.actions = actions or ActionBook()
+        self.overrides = calendar_overrides or CalendarOverrides()
 
     def now(self) -> datetime:
         return self._fixed_now or datetime.now(UTC)
@@ -117,7 +146,11 @@ class SimulatedMarket:
         return frozenset(days)
 
     def is_session(self, d: date) -> bool:
-        return d >= FIRST_SESSION and d not in self._closures and TradingCalendar().rule_says_trading(d)
+        if d < FIRST_SESSION or d in self.overrides.closed:
+            return False
+        if d in self.overrides.opened:
+            return d.weekday() < 5
+        return d not in self._closures and TradingCalendar().rule_says_trading(d)
 
     @lru_cache(maxsize=4)  # noqa: B019 - one market per process; the cache lives as long as it does
     def sessions_until(self, today: date) -> tuple[date, ...]:
@@ -256,19 +289,26 @@ class SimulatedMarket:
             return raw
         index = {int(d): i for i, d in enumerate(full["day"])}
         factor = np.asarray(full["factor"])[[index[d.toordinal()] for d in days if d.toordinal() in index]]
-        per_minute = np.repeat(factor, len(SESSION_MINUTES))
+        per_minute = np.repeat(factor, len(self.session_minutes(symbol)))
         return {**raw, **{k: np.round(np.asarray(raw[k]) * per_minute, 2) for k in "ohlc"}}
+
+    def session_minutes(self, symbol: str) -> npt.NDArray[np.int64]:
+        """The minutes of the ICT day `symbol`'s feed prints in; an index prints when its exchange does."""
+        return SESSION_MINUTES[self.tickers[symbol].exchange]
 
     def _raw_minutes(self, symbol: str, days: list[date], today: date) -> Bars:
         daily = self.daily(symbol, today, "raw")
         exchange = self.tickers[symbol].exchange if self.tickers[symbol].kind != "INDEX" else None
+        minutes = self.session_minutes(symbol)
+        # The minutes that can move the price: every one up to the last auction's print.
+        moving = int(np.searchsorted(minutes, POST_CLOSE_FROM.get(self.tickers[symbol].exchange, 24 * 60)))
         index = {int(d): i for i, d in enumerate(daily["day"])}
         rows = [index[d.toordinal()] for d in days if d.toordinal() in index]
         if not rows:
             return {k: np.array([], dtype=np.int64 if k == "t" else np.float64) for k in ("t", "o", "h", "l", "c", "v")}
         sel = np.array(rows)
         o, h, lo, c, v = (np.asarray(daily[k], dtype=np.float64)[sel] for k in ("o", "h", "l", "c", "v"))
-        n_days, m = len(sel), len(SESSION_MINUTES)
+        n_days, m = len(sel), len(minutes)
         # Each session's minutes depend only on (ticker, date): any window asks for the same bars.
         walk = np.empty((n_days, m))
         weights = np.empty((n_days, m))
@@ -278,8 +318,8 @@ class SimulatedMarket:
             day_rng = np.random.default_rng(seed_of(self.seed, symbol, "minutes", int(daily["day"][i])))
             walk[row] = np.cumsum(day_rng.normal(0, 1, m))
             weights[row] = day_rng.gamma(1.0, 1.0, m)
-            hi_at[row] = day_rng.integers(1, m - 1)
-            lo_at[row] = (hi_at[row] + day_rng.integers(1, m - 2)) % (m - 1)
+            hi_at[row] = day_rng.integers(1, moving - 1)
+            lo_at[row] = (hi_at[row] + day_rng.integers(1, moving - 2)) % (moving - 1)
         steps = np.arange(1, m + 1) / m
         bridge = walk - steps * walk[:, -1:]
         scale = (h - lo)[:, None] / 3
@@ -298,7 +338,7 @@ class SimulatedMarket:
         # Make sure the day's extremes are printed somewhere in the session.
         path[np.arange(n_days), hi_at] = h
         path[np.arange(n_days), lo_at] = lo
-        path[:, -1] = c
+        path[:, moving - 1 :] = c[:, None]
         path = np.round(path, 2) if exchange is None else rules.to_grid(path, exchange)
         opens = np.concatenate([o[:, None], path[:, :-1]], axis=1)
         highs = np.maximum(opens, path)
@@ -317,24 +357,27 @@ class SimulatedMarket:
             ],
             dtype=np.int64,
         )
-        t = day_start[:, None] + SESSION_MINUTES[None, :] * 60
+        t = day_start[:, None] + minutes[None, :] * 60
         return {
             "t": t.ravel(), "o": opens.ravel(), "h": highs.ravel(), "l": lows.ravel(), "c": path.ravel(),
             "v": volume.ravel(),
         }  # fmt: skip
 
     def hourly(self, symbol: str, days: list[date], today: date, view: View = "adjusted") -> Bars:
-        """Hourly bars from the minutes: 09, 10, 11 (to 11:30), 13 and 14 (to 15:00)."""
+        """Hourly bars from the minutes: 09, 10, 11 (to 11:30), 13 and 14 (to 15:00), each stamped
+        with its hour's open even when its first print is later (HOSE's 09:15 opening match)."""
         mins = self.minutes(symbol, days, today, view)
-        n_days = len(mins["t"]) // len(SESSION_MINUTES)
+        minutes = self.session_minutes(symbol)
+        n_days = len(mins["t"]) // len(minutes)
         if not n_days:
             return mins
-        shape = (n_days, len(SESSION_MINUTES))
+        shape = (n_days, len(minutes))
         cols = {k: np.asarray(mins[k]).reshape(shape) for k in ("t", "o", "h", "l", "c", "v")}
         out: dict[str, list[npt.NDArray[Any]]] = {k: [] for k in cols}
         for hour in (9, 10, 11, 13, 14):
-            idx = np.flatnonzero(hour == HOUR_OF_MINUTE)
-            out["t"].append(cols["t"][:, idx[0]])
+            idx = np.flatnonzero(hour == minutes // 60)
+            first = cols["t"][:, idx[0]]
+            out["t"].append(first - first % 3600)
             out["o"].append(cols["o"][:, idx[0]])
             out["h"].append(cols["h"][:, idx].max(axis=1))
             out["l"].append(cols["l"][:, idx].min(axis=1))

@@ -27,7 +27,7 @@ from vietmarket_core.market import VN_TZ
 from vietmarket_pipelines.simulator import finfo
 from vietmarket_pipelines.simulator.actions import CorporateAction
 from vietmarket_pipelines.simulator.faults import PAYLOAD_FAULTS, FaultBook, FaultRule
-from vietmarket_pipelines.simulator.market import SimulatedMarket, View
+from vietmarket_pipelines.simulator.market import CalendarOverrides, SimulatedMarket, View
 from vietmarket_pipelines.simulator.news import CHANNELS, SimulatedNews
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,8 @@ class Simulator:
                 idx = idx[-count_back:]
             cols = {"t": day_start[idx], **{k: np.asarray(daily[k])[idx] for k in "ohlcv"}}
         else:
-            per_day = {"hour": 5, "minute15": 18, "minute": 270}[kind]
+            minutes = self.market.session_minutes(symbol)
+            per_day = {"hour": 5, "minute15": len(np.unique(minutes // 15)), "minute": len(minutes)}[kind]
             first_day = start_s - 86400 if start_s is not None else None
             eligible = np.flatnonzero(
                 open_mask & (day_start <= end_s) & ((day_start >= first_day) if first_day is not None else True)
@@ -556,18 +557,20 @@ class SimulatorServer(ThreadingHTTPServer):
         return f"http://{host!s}:{port}"
 
 
-def start_in_thread(
+def start_in_thread(  # noqa: PLR0913 - where it listens, and the market it serves
     host: str = "127.0.0.1",
     port: int = 0,
     *,
     seed: int = 7,
     now: datetime | None = None,
     faults: list[dict[str, Any]] | None = None,
+    calendar_overrides: CalendarOverrides | None = None,
 ) -> SimulatorServer:
     """Starts a simulator in a daemon thread; `server.shutdown()` stops it."""
     book = FaultBook()
     for raw in faults or []:
         book.add(FaultRule.parse(raw))
-    server = SimulatorServer((host, port), Simulator(SimulatedMarket(seed, now), book))
+    market = SimulatedMarket(seed, now, calendar_overrides=calendar_overrides)
+    server = SimulatorServer((host, port), Simulator(market, book))
     threading.Thread(target=server.serve_forever, name="simulator", daemon=True).start()
     return server

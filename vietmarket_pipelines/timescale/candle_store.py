@@ -375,6 +375,11 @@ class CandleStore:
     def active_tickers(self) -> set[str]:
         return {str(t) for (t,) in self._query("active tickers", store_sql("active_tickers.sql"))}
 
+    def exchanges(self, tickers: Sequence[str]) -> dict[str, str]:
+        """The exchange of each requested ticker that `symbols` knows; the others are absent."""
+        rows = self._query("symbol exchanges", store_sql("symbol_exchanges.sql"), {"tickers": list(tickers)})
+        return {str(t): str(x) for t, x in rows}
+
     def partition_row_counts(self, tf: Timeframe, tickers: Sequence[str]) -> dict[str, int]:
         query = table_sql(PACKAGE, "sql/partition_row_counts.sql", tf)
         rows = self._query("row counts", query, {"tf": tf, "tickers": list(tickers)})

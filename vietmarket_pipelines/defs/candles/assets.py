@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime
 import dagster as dg
 from pydantic import Field
 
+from vietmarket_pipelines.defs.calendar.assets import refresh_before_candles, trading_calendar
 from vietmarket_pipelines.defs.candles.fetch import CandleFetch, CandleFetcher, RefetchRange
 from vietmarket_pipelines.defs.candles.partitions import candle_partitions, tickers_by_timeframe
 from vietmarket_pipelines.defs.candles.prefetch import Prefetched
@@ -40,6 +41,8 @@ class CandleFetchConfig(dg.Config):
 
 @dg.asset(
     partitions_def=candle_partitions,
+    # Its checks judge by the trading calendar, which the step refreshes first when it is due.
+    deps=[trading_calendar],
     io_manager_key="timescale_candles",
     group_name="candles",
     backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=BACKFILL_PARTITIONS_PER_RUN),
@@ -63,6 +66,9 @@ def candles(
     mode = RunMode.of(context.run.tags)
     by_tf = tickers_by_timeframe(context.partition_keys)
     store = timescale.store()
+    # Before anything is fetched: the checks of this run must not judge by a calendar that lacks a
+    # day (a backfill reaches VNINDEX only ~1,070 tickers in).
+    refresh_before_candles(context, market_data, timescale)
     if mode.active_only:
         # A scheduled whole-market range may span delisted tickers; they have nothing new to fetch.
         active = store.active_tickers()

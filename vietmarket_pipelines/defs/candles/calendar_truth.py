@@ -1,20 +1,18 @@
-"""The trading calendar as the market lived it: rule-based, corrected by the dates VNINDEX traded."""
+"""The trading calendar as the market lived it: rule-based, corrected by the days the indices traded."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
 
-from vietmarket_core.market import trading_date_of
 from vietmarket_pipelines.calendar import TradingCalendar
 from vietmarket_pipelines.timescale.candle_store import CandleStore
-
-MARKET_INDEX = "VNINDEX"
+from vietmarket_pipelines.timescale.trading_calendar import read_calendar_sql
 
 
 @dataclass(frozen=True)
 class CalendarCrossCheck:
-    """Where the rule-based calendar and VNINDEX's history disagree, inside VNINDEX's span."""
+    """Where the rule-based calendar and the indices' history disagree, inside that history's span."""
 
     first: date | None
     last: date | None
@@ -22,14 +20,20 @@ class CalendarCrossCheck:
     traded_but_rule_says_closed: list[date]
 
 
-def vnindex_trading_dates(store: CandleStore) -> list[date]:
-    frame = store.read_series(MARKET_INDEX, "1d")
-    return [trading_date_of(int(ts), "1d") for ts in frame["ts"].tolist()]
+def stored_days(store: CandleStore) -> list[tuple[date, bool]]:
+    """Every day of the stored `trading_calendar` with whether the market traded, oldest first."""
+    return [(d, bool(t)) for d, t in store.rows("trading calendar", read_calendar_sql())]
+
+
+def traded_dates(store: CandleStore) -> list[date]:
+    return [d for d, traded in stored_days(store) if traded]
 
 
 def observed_calendar(store: CandleStore) -> TradingCalendar:
-    """The rule-based calendar, overridden by VNINDEX's trading dates where it has them."""
-    return TradingCalendar(vnindex_trading_dates(store))
+    """The calendar every candle check and schedule judges by: the rules, overridden inside the
+    stored span by the `trading_calendar` asset's days (the rules alone until it has run)."""
+    days = stored_days(store)
+    return TradingCalendar([d for d, traded in days if traded], known_through=days[-1][0] if days else None)
 
 
 def cross_check(traded: list[date], rules: TradingCalendar | None = None) -> CalendarCrossCheck:

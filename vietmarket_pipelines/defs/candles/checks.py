@@ -15,7 +15,7 @@ from vietmarket_pipelines.defs.candles.assets import candles
 from vietmarket_pipelines.defs.candles.calendar_truth import (
     cross_check,
     observed_calendar,
-    vnindex_trading_dates,
+    traded_dates,
 )
 from vietmarket_pipelines.defs.candles.gaps import find_gaps
 from vietmarket_pipelines.defs.candles.io_manager import REJECTED_KEY
@@ -130,10 +130,13 @@ def ohlc_sanity(context: dg.AssetCheckExecutionContext, timescale: TimescaleReso
 
 @candle_check(
     blocking=True,
-    description="Every bar opens on its timeframe's session grid (Asia/Ho_Chi_Minh) on a trading day.",
+    description="Every bar opens on its timeframe's market-wide session grid (Asia/Ho_Chi_Minh; every "
+    "exchange's grid is part of it) on a trading day.",
 )
 def bar_alignment(context: dg.AssetCheckExecutionContext, timescale: TimescaleResource) -> PartitionedCheckOutput:
-    """Blocking, per partition, exactly as `ohlc_sanity` is."""
+    """Blocking, per partition, exactly as `ohlc_sanity` is.  The grid is market-wide, not the
+    exchange's (as `no_gaps`'s is): a stock that moved between exchanges keeps its history on the
+    old exchange's grid, and `symbols` knows only where it is listed now."""
     store = timescale.store()
     calendar = observed_calendar(store)
     findings = {}
@@ -150,15 +153,20 @@ def bar_alignment(context: dg.AssetCheckExecutionContext, timescale: TimescaleRe
 
 @candle_check(
     description="No bar missing between a series' first and newest bar, against the trading calendar "
-    "corrected by VNINDEX's own trading dates. Weekends and holidays are never gaps.",
+    "corrected by the indices' own trading dates, on the grid of the ticker's exchange (`symbols`): HOSE "
+    "never prints in the 09:00 and 14:30 15m bins, HNX not in the 14:30 one. Weekends and holidays are "
+    "never gaps.",
 )
 def no_gaps(context: dg.AssetCheckExecutionContext, timescale: TimescaleResource) -> PartitionedCheckOutput:
     store = timescale.store()
     calendar = observed_calendar(store)
+    by_tf = series_in_run(context)
+    # Each series is judged on its exchange's grid; one read for the whole run.
+    exchanges = store.exchanges(sorted({t for tickers in by_tf.values() for t in tickers}))
     findings = {}
-    for tf, tickers in series_in_run(context).items():
+    for tf, tickers in by_tf.items():
         for ticker, ts in store.bar_timestamps(tf, tickers, check_since_ms(context)).items():
-            gaps = find_gaps(ticker, tf, ts, calendar)
+            gaps = find_gaps(ticker, tf, ts, calendar, exchange=exchanges.get(ticker))
             if gaps.missing_ts:
                 findings[ticker, tf] = Finding(
                     f"{len(gaps.missing_ts)} of {gaps.expected} bars missing, first at ts={gaps.first_missing}",
@@ -180,12 +188,12 @@ def bar_due(ts: int, tf: Timeframe) -> datetime:
     return close + FRESHNESS_LAG[tf]
 
 
-def expected_newest(tf: Timeframe, now: datetime, calendar: TradingCalendar) -> int:
-    """The newest bar that should be stored by `now`."""
+def expected_newest(tf: Timeframe, now: datetime, calendar: TradingCalendar, exchange: str | None = None) -> int:
+    """The newest bar that should be stored by `now` on `exchange`'s grid."""
     day = now.astimezone(VN_TZ).date()
     for _ in range(60):
         if calendar.is_trading_day(day):
-            due = [ts for ts in calendar.bar_ts(day, tf) if bar_due(ts, tf) <= now]
+            due = [ts for ts in calendar.bar_ts(day, tf, exchange) if bar_due(ts, tf) <= now]
             if due:
                 return max(due)
         day -= timedelta(days=1)
@@ -200,11 +208,14 @@ def freshness(context: dg.AssetCheckExecutionContext, timescale: TimescaleResour
     store = timescale.store()
     calendar = observed_calendar(store)
     now = datetime.now(UTC)
+    by_tf = series_in_run(context)
+    exchanges = store.exchanges(sorted({t for tickers in by_tf.values() for t in tickers}))
     findings = {}
-    for tf, tickers in series_in_run(context).items():
-        want = expected_newest(tf, now, calendar)
+    for tf, tickers in by_tf.items():
+        wants = {x: expected_newest(tf, now, calendar, x) for x in {exchanges.get(t) for t in tickers}}
         newest = store.newest_ts(tf, tickers)
         for ticker in tickers:
+            want = wants[exchanges.get(ticker)]
             have = newest.get(ticker)
             if have is None or have < want:
                 findings[ticker, tf] = Finding(
@@ -220,16 +231,17 @@ def freshness(context: dg.AssetCheckExecutionContext, timescale: TimescaleResour
 # Not partitioned: it judges the market calendar, once per run, whichever partitions the run covers.
 @dg.asset_check(
     asset=candles,
-    description="The rule-based trading calendar agrees with the dates on which VNINDEX actually traded.",
+    description="The rule-based trading calendar agrees with the stored `trading_calendar`: the dates on which "
+    "the indices (VNINDEX first) actually traded.",
 )
 def calendar_matches_vnindex(timescale: TimescaleResource) -> dg.AssetCheckResult:
-    traded = vnindex_trading_dates(timescale.store())
+    traded = traded_dates(timescale.store())
     report = cross_check(traded)
     disagreements = report.closed_but_rule_says_open + report.traded_but_rule_says_closed
     return dg.AssetCheckResult(
         passed=bool(traded) and not report.traded_but_rule_says_closed,
         severity=dg.AssetCheckSeverity.WARN,
-        description=None if traded else "no VNINDEX history stored yet",
+        description=None if traded else "no trading calendar stored yet: materialize `trading_calendar`",
         metadata={
             "vnindex_first": str(report.first),
             "vnindex_last": str(report.last),

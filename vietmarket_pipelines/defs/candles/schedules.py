@@ -112,7 +112,8 @@ def candles_latest_schedule(
     context: dg.ScheduleEvaluationContext, timescale: TimescaleResource, market_data: MarketDataResource
 ) -> Iterator[dg.RunRequest] | dg.SkipReason:
     when = context.scheduled_execution_time
-    return whole_market_tick(RunMode.LATEST, session_state(when, TradingCalendar()), context, timescale, market_data)
+    calendar = observed_calendar(timescale.store())
+    return whole_market_tick(RunMode.LATEST, session_state(when, calendar), context, timescale, market_data)
 
 
 @dg.schedule(
@@ -127,28 +128,31 @@ def candles_close_schedule(
 ) -> Iterator[dg.RunRequest] | dg.SkipReason:
     when = context.scheduled_execution_time
     local = when.astimezone(VN_TZ)
-    closed = None if TradingCalendar().is_trading_day(local.date()) else f"{local.date()} is not a trading day"
+    trading = observed_calendar(timescale.store()).is_trading_day(local.date())
+    closed = None if trading else f"{local.date()} is not a trading day"
     return whole_market_tick(RunMode.CLOSE, closed, context, timescale, market_data)
 
 
 def gap_repairs(timescale: TimescaleResource, when: datetime) -> Iterator[tuple[str, Timeframe, str]]:
-    """(ticker, tf, first missing date) of every active series with a gap, against the observed calendar."""
+    """(ticker, tf, first missing date) of every active series with a gap, against the observed calendar
+    and the grid of the ticker's exchange."""
     store = timescale.store()
     calendar = observed_calendar(store)
     active = store.active_tickers()
+    exchanges = store.exchanges(sorted(active))
     extents = {tf: store.series_extents(tf) for tf in TIMEFRAMES}
     for tf in TIMEFRAMES:
         suspects = []
         for ticker, first, last, count in extents[tf]:
             if ticker not in active:
                 continue
-            expected = len(calendar.grid(trading_date_of(first, tf), trading_date_of(last, tf), tf))
-            if count < expected:
+            days = (trading_date_of(first, tf), trading_date_of(last, tf))
+            if count < len(calendar.grid(*days, tf, exchanges.get(ticker))):
                 suspects.append(ticker)
         if not suspects:
             continue
         for ticker, ts in store.bar_timestamps(tf, suspects).items():
-            gaps = find_gaps(ticker, tf, np.asarray(ts), calendar)
+            gaps = find_gaps(ticker, tf, np.asarray(ts), calendar, exchange=exchanges.get(ticker))
             if gaps.first_missing is not None:
                 yield ticker, tf, trading_date_of(gaps.first_missing, tf).isoformat()
 
@@ -159,8 +163,9 @@ def gap_repairs(timescale: TimescaleResource, when: datetime) -> Iterator[tuple[
     job=candles_job,
     default_status=dg.DefaultScheduleStatus.STOPPED,
     description="20:00 on weekdays: refetches every active series from its first missing bar (gaps are judged "
-    "against the trading calendar corrected by VNINDEX, so weekends and holidays never count), and probes an "
-    "old anchor of every active series, one run per timeframe, replacing the series the provider restated.",
+    "against `trading_calendar` on the ticker's exchange grid, so weekends, holidays and bins the exchange "
+    "never trades never count), and probes an old anchor of every active series, one run per timeframe, "
+    "replacing the series the provider restated.",
 )
 def candles_repair_schedule(
     context: dg.ScheduleEvaluationContext, timescale: TimescaleResource, market_data: MarketDataResource

@@ -1,0 +1,2 @@
+-- When the calendar was last refreshed, if ever.
+SELECT refreshed_at FROM trading_calendar_refresh;
