@@ -28,6 +28,10 @@ Series = dict[str, npt.NDArray[Any]]
 VECTOR_PASSES = 12
 # A high rounds up and a low down, so that the walk's range stays inside the bar.
 TARGET_ROUNDING: tuple[tuple[str, Rounding], ...] = (("o", "round"), ("h", "ceil"), ("l", "floor"), ("c", "round"))
+# The highest raw price the walk may reach on the default calendar's basis, in thousands of VND,
+# before the cash paid since is added back and the bands applied: the market's raw highs stay
+# within a few times of it (2,612 at most, measured), far below what reads as whole VND.
+RAW_PRICE_CAP = 1_000.0
 
 
 def ex_indices(days: npt.NDArray[np.int64], actions: tuple[CorporateAction, ...]) -> list[tuple[int, CorporateAction]]:
@@ -76,6 +80,7 @@ def build(walk: Series, actions: tuple[CorporateAction, ...], exchange: str) -> 
     cum = np.cumprod(f_day)
     anchor = int(np.searchsorted(days, CALENDAR_END.toordinal(), "right"))
     basis = cum / (cum[anchor - 1] if anchor else 1.0)
+    walk = _within_traded_prices(walk, basis[:anchor])
     add, paid = _cash(np.asarray(walk["c"], dtype=np.float64), basis, anchor, effective)
     floor_price = min_price(exchange)
     targets = {
@@ -90,6 +95,23 @@ def build(walk: Series, actions: tuple[CorporateAction, ...], exchange: str) -> 
         out["ad_" + k] = np.round(out[k] * later, 2 if k != "avg" else 3)
     out["factor"] = later
     return out
+
+
+def _within_traded_prices(walk: Series, basis: Floats) -> Series:
+    """The walk scaled down whole when its raw prices would pass RAW_PRICE_CAP.
+
+    Raw prices are the walk on each day's basis, and decades of stock dividends lift the early ones
+    far above anything Vietnam trades at (TCB came to 10,673 thousand VND), which a validator
+    rightly takes for whole VND.  Only the default calendar's basis counts (`basis` is the days up to
+    CALENDAR_END), so an action a test adds never rescales history.
+    """
+    if not len(basis):
+        return walk
+    peak = float(np.max(np.asarray(walk["h"], dtype=np.float64)[: len(basis)] * basis))
+    if peak <= RAW_PRICE_CAP:
+        return walk
+    scale = RAW_PRICE_CAP / peak
+    return {**walk, **{k: np.asarray(walk[k], dtype=np.float64) * scale for k in ("o", "h", "l", "c")}}
 
 
 def index_series(walk: Series) -> Series:
