@@ -28,6 +28,7 @@ import httpx
 import psycopg2
 
 from vietmarket_core.market import VN_TZ, Timeframe
+from vietmarket_pipelines.defs.calendar.refresh import refresh
 from vietmarket_pipelines.defs.candles.assets import candles
 from vietmarket_pipelines.defs.candles.fetch import CandleFetch, CandleFetcher, RefetchRange
 from vietmarket_pipelines.defs.candles.io_manager import TimescaleCandleIOManager, write_fetch
@@ -131,6 +132,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         print(f"repair job: {len(stocks)} {tf} series, {len(restated)} of them mixed", flush=True)
         started = time.perf_counter()
         seed_mixed(store, md, sim, tf, stocks, restated)
+        # The calendar as the runs before the outage left it: otherwise the first repair run's
+        # refresh of it would count as one of the probe's requests.
+        refresh(store, md, datetime.now(UTC), only_if_due=False)
         print(f"  seeded in {time.perf_counter() - started:.1f} s", flush=True)
         batch = md.provider("vci").batch_size
         anchors = probe_floor(len(stocks), batch)
