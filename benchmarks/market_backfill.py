@@ -8,6 +8,9 @@
    series hold their recent history.
    `--tick-only` skips the daily backfill and seeds the last week of every timeframe instead,
    so the tick can be measured in a couple of minutes.
+3. The same tick again on a day on which `--actions` stocks (default 20) go ex: each restated
+   series is detected in its overlap, refetched whole and replaced. Reports wall time, the
+   provider requests by route and the restatements recorded, against the normal tick's.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import httpx
 import psycopg2
 
 from benchmarks.dagster_stack import REPO_ROOT, DagsterStack, RssSampler, free_port
-from vietmarket_core.market import TIMEFRAMES, VN_TZ, Timeframe
+from vietmarket_core.market import INDEX_TICKERS, TIMEFRAMES, VN_TZ, Timeframe
 from vietmarket_pipelines.defs.candles.partitions import range_tags
 from vietmarket_pipelines.defs.candles.schedules import TICK_ORDER
 from vietmarket_pipelines.defs.common.run_tags import PROVIDER_TAG, RunMode, mode_tags
@@ -113,28 +116,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             ]
             stack.wait_runs(seeds, timeout_s=args.timeout)
 
-            sampler = RssSampler()
-            sampler.start()
-            started, launched = time.perf_counter(), time.time()
-            ticks = [
-                stack.launch_run("candles_job", whole_market_tags(tickers, tf, RunMode.LATEST)) for tf in TICK_ORDER
-            ]
-            statuses = stack.wait_runs(ticks, timeout_s=args.timeout)
-            wall = time.perf_counter() - started
-            sampler.stop()
-            figures["latest_tick"] = {
-                "tickers": len(tickers),
-                "runs": len(ticks),
-                "statuses": sorted(statuses.values()),
-                "wall_s": round(wall, 1),
-                # Each run's [start, end] in seconds after the launch: where the tick's time goes.
-                "run_spans_s": {
-                    tf: [round(t - launched, 1) for t in stack.run_span(rid)]
-                    for tf, rid in zip(TICK_ORDER, ticks, strict=True)
-                },
-                "peak_rss_all_runs_mb": round(sampler.peak_total_mb),
-            }
+            figures["latest_tick"] = latest_tick(stack, tickers, sim_url, dsn, args.timeout)
             print(f"latest tick: {figures['latest_tick']}", flush=True)
+            if args.actions:
+                going_ex = go_ex_today(sim_url, stocks_in(tickers), args.actions)
+                figures["tick_with_actions"] = {
+                    "actions": len(going_ex),
+                    **latest_tick(stack, tickers, sim_url, dsn, args.timeout),
+                }
+                print(f"tick with {len(going_ex)} actions going ex: {figures['tick_with_actions']}", flush=True)
     finally:
         sim.terminate()
         sim.wait()
@@ -142,6 +132,47 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             drop_database(admin_url, candles_db)
             drop_database(admin_url, dagster_db)
     return figures
+
+
+def latest_tick(stack: DagsterStack, tickers: list[str], sim_url: str, dsn: str, timeout: float) -> dict[str, Any]:
+    """One latest tick, as the schedule launches it: wall time, each run's span, provider requests."""
+    httpx.delete(f"{sim_url}/_sim/requests", timeout=30).raise_for_status()
+    restated_before = count(dsn, "SELECT count(*) FROM series_restatements")
+    sampler = RssSampler()
+    sampler.start()
+    started, launched = time.perf_counter(), time.time()
+    ticks = [stack.launch_run("candles_job", whole_market_tags(tickers, tf, RunMode.LATEST)) for tf in TICK_ORDER]
+    statuses = stack.wait_runs(ticks, timeout_s=timeout)
+    wall = time.perf_counter() - started
+    sampler.stop()
+    requests: dict[str, int] = httpx.get(f"{sim_url}/_sim/stats", timeout=30).json()
+    return {
+        "tickers": len(tickers),
+        "runs": len(ticks),
+        "statuses": sorted(statuses.values()),
+        "wall_s": round(wall, 1),
+        # Each run's [start, end] in seconds after the launch: where the tick's time goes.
+        "run_spans_s": {
+            tf: [round(t - launched, 1) for t in stack.run_span(rid)] for tf, rid in zip(TICK_ORDER, ticks, strict=True)
+        },
+        "requests": sum(requests.values()),
+        "requests_by_route": requests,
+        "restatements": count(dsn, "SELECT count(*) FROM series_restatements") - restated_before,
+        "peak_rss_all_runs_mb": round(sampler.peak_total_mb),
+    }
+
+
+def stocks_in(tickers: list[str]) -> list[str]:
+    return [t for t in tickers if t not in INDEX_TICKERS]
+
+
+def go_ex_today(sim_url: str, stocks: list[str], n: int) -> list[str]:
+    """`n` stocks spread over the market get a 20 % stock dividend going ex today."""
+    chosen = stocks[:: max(1, len(stocks) // n)][:n]
+    for ticker in chosen:
+        action = {"symbol": ticker, "kind": "stock_dividend", "ratio": 0.2, "ex_date": "today"}
+        httpx.post(f"{sim_url}/_sim/corporate-actions", json=action, timeout=30).raise_for_status()
+    return chosen
 
 
 def whole_market_tags(tickers: list[str], tf: Timeframe, mode: RunMode) -> dict[str, str]:
@@ -158,7 +189,16 @@ def report(figures: dict[str, Any], args: argparse.Namespace) -> None:
             f"{d['wall_s']} s, {d['bars_per_s']:,} bars/s, peak RSS {d['peak_rss_single_run_mb']} MB per run "
             f"({d['peak_rss_all_runs_mb']} MB all runs) [targets: < 600 s, < 1,500 MB]"
         )
-    print(f"one latest tick: {t['runs']} runs over {t['tickers']} tickers x 3 tf in {t['wall_s']} s [target: <= 60 s]")
+    print(
+        f"one latest tick: {t['runs']} runs over {t['tickers']} tickers x 3 tf in {t['wall_s']} s, "
+        f"{t['requests']} provider requests [target: <= 60 s]"
+    )
+    if a := figures.get("tick_with_actions"):
+        print(
+            f"the tick on a day {a['actions']} stocks go ex: {a['wall_s']} s ({a['wall_s'] / t['wall_s']:.2f}x the "
+            f"normal tick), {a['requests']} provider requests ({a['requests'] - t['requests']:+d}), "
+            f"{a['restatements']} series restated and replaced"
+        )
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(figures, indent=2))
@@ -172,6 +212,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true")
     parser.add_argument(
         "--tick-only", action="store_true", help="skip the daily backfill; seed a week of every timeframe, then tick"
+    )
+    parser.add_argument(
+        "--actions", type=int, default=20, help="stocks going ex before a second tick (0: no second tick)"
     )
     parser.add_argument("--json", default="artifacts/bench-market.json")
     return parser.parse_args(argv)

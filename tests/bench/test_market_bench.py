@@ -16,7 +16,10 @@ from benchmarks.market_backfill import parse_args, report, run
 def test_market_benchmark_runs_at_ci_size(admin_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     out_file = Path("artifacts/bench-market-ci.json")
     args = parse_args(
-        ["--tickers", "20", "--timeout", "600", "--database", f"vm_bench_mkt_ci_{os.getpid()}", "--json", str(out_file)]
+        [
+            *("--tickers", "20", "--timeout", "600", "--actions", "0"),
+            *("--database", f"vm_bench_mkt_ci_{os.getpid()}", "--json", str(out_file)),
+        ]
     )
     figures = run(args)
     report(figures, args)
@@ -36,7 +39,7 @@ def test_tick_only_benchmark_runs_at_ci_size(admin_url: str) -> None:
     out_file = Path("artifacts/bench-tick-ci.json")
     args = parse_args(
         [
-            *("--tick-only", "--tickers", "12", "--timeout", "600"),
+            *("--tick-only", "--tickers", "12", "--timeout", "600", "--actions", "2"),
             *("--database", f"vm_bench_tick_ci_{os.getpid()}", "--json", str(out_file)),
         ]
     )
@@ -47,3 +50,10 @@ def test_tick_only_benchmark_runs_at_ci_size(admin_url: str) -> None:
     tick = saved["latest_tick"]
     assert tick["statuses"] == ["SUCCESS", "SUCCESS", "SUCCESS"] and tick["tickers"] == 12
     assert set(tick["run_spans_s"]) == {"1d", "1h", "15m"}
+    assert tick["restatements"] == 0 and tick["requests"] > 0
+    # Two stocks go ex: each of their three series is detected in the overlap and replaced, with
+    # one more (batched) request per timeframe for the whole histories.
+    ex = saved["tick_with_actions"]
+    assert ex["statuses"] == ["SUCCESS", "SUCCESS", "SUCCESS"] and (ex["actions"], ex["restatements"]) == (2, 6)
+    # (One more when a session opened or closed between the ticks: the calendar refresh.)
+    assert ex["requests"] - tick["requests"] in (3, 4)
