@@ -213,15 +213,17 @@ class DagsterStack:
                 os.environ["DAGSTER_HOME"] = previous
 
     @staticmethod
-    def seed_symbols(dsn: str, tickers: list[str]) -> None:
-        """Marks the tickers active in `symbols`, as the universe asset would."""
+    def seed_symbols(dsn: str, exchanges: dict[str, str]) -> None:
+        """Marks the tickers active in `symbols` with their exchange, as the universe asset would:
+        the checks judge each series on its exchange's bar grid."""
         import psycopg2
 
         conn = psycopg2.connect(dsn)
         with conn, conn.cursor() as cur:
             cur.execute(
-                "INSERT INTO symbols (ticker, active) SELECT unnest(%s::text[]), true ON CONFLICT DO NOTHING",
-                (tickers,),
+                "INSERT INTO symbols (ticker, exchange, active) "
+                "SELECT unnest(%s::text[]), unnest(%s::text[]), true ON CONFLICT DO NOTHING",
+                (list(exchanges), list(exchanges.values())),
             )
         conn.close()
 

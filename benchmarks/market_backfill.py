@@ -33,6 +33,7 @@ from vietmarket_core.market import INDEX_TICKERS, TIMEFRAMES, VN_TZ, Timeframe
 from vietmarket_pipelines.defs.candles.partitions import range_tags
 from vietmarket_pipelines.defs.candles.schedules import TICK_ORDER
 from vietmarket_pipelines.defs.common.run_tags import PROVIDER_TAG, RunMode, mode_tags
+from vietmarket_pipelines.providers.universe import BOARD_TO_EXCHANGE, index_listings
 from vietmarket_pipelines.timescale.databases import create_database, drop_database
 from vietmarket_pipelines.timescale.migrate import migrate
 
@@ -79,10 +80,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         env = {"VIETMARKET_PG_URL": dsn, "VIETMARKET_SIMULATOR_URL": sim_url, "VIETMARKET_STEP_RETRIES": "0"}
         with DagsterStack(dagster_url, env) as stack:
             listing = httpx.get(f"{sim_url}/api/price/symbols/getAll", timeout=30).json()
-            stocks = sorted(r["symbol"] for r in listing if r["type"] == "STOCK" and r["board"] != "DELISTED")
-            tickers = ["VNINDEX", "VN30", "HNXINDEX", "UPCOMINDEX", *stocks][: args.tickers]
+            boards = {r["symbol"]: r["board"] for r in listing if r["type"] == "STOCK" and r["board"] != "DELISTED"}
+            exchanges = {i.ticker: i.exchange for i in index_listings()}
+            exchanges |= {symbol: BOARD_TO_EXCHANGE[board] for symbol, board in sorted(boards.items())}
+            tickers = ["VNINDEX", "VN30", "HNXINDEX", "UPCOMINDEX", *sorted(boards)][: args.tickers]
             stack.add_partitions_in_process("tickers", tickers)
-            stack.seed_symbols(dsn, tickers)
+            stack.seed_symbols(dsn, {t: exchanges[t] for t in tickers})
 
             if not args.tick_only:
                 sampler = RssSampler()

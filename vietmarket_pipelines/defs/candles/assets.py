@@ -51,7 +51,10 @@ class CandleFetchConfig(dg.Config):
     description=(
         "OHLCV bars per (ticker, tf) in TimescaleDB. ts: unix ms; 1d = 00:00 UTC of the trading date, "
         "intraday = true UTC instant of the bar open. Prices in thousands of VND (indices in points). "
-        "Incremental from the newest stored bar minus an overlap; `full_refetch` repairs a date range; "
+        "Basis: the provider's (VCI and SSI adjusted as of the fetch, VNDirect raw; `source` on every bar). "
+        "Incremental from the newest stored bar minus an overlap; when the overlap shows the provider rescaled "
+        "history (an ex-date), the whole series is refetched and replaced in one transaction. "
+        "`full_refetch` repairs a date range; "
         "a `probe` run (candles_rebase_job, the nightly repair) replaces series whose oldest bars the provider "
         "restated."
     ),

@@ -24,11 +24,11 @@ from vietmarket_pipelines.defs.common.convex_mirror import ConvexMirrorResource
 from vietmarket_pipelines.defs.common.partition_checks import (
     Finding,
     PartitionedCheckOutput,
+    check_since_ms,
     report_partitions,
 )
 from vietmarket_pipelines.defs.common.partition_checks import rejections_in_run as rejections_of_asset
 from vietmarket_pipelines.defs.common.resources import TimescaleResource
-from vietmarket_pipelines.defs.common.run_tags import RunMode
 
 # How old the newest bar may be, past the bar open the calendar expects, before it is stale.
 FRESHNESS_LAG: dict[Timeframe, timedelta] = {
@@ -38,17 +38,6 @@ FRESHNESS_LAG: dict[Timeframe, timedelta] = {
 }
 DAY_MS = 86_400_000
 ICT_OFFSET_MS = 7 * 3_600_000
-
-# Scheduled latest/close runs rewrite only the newest bars; their checks look at this much history
-# (the fetch overlap and then some).  Backfills and repairs check whole series.
-RECENT_WINDOW = timedelta(days=14)
-
-
-def check_since_ms(context: dg.AssetCheckExecutionContext) -> int:
-    """The first ts a check looks at: recent for scheduled ticks, everything otherwise."""
-    if RunMode.of(context.run.tags).is_tick:
-        return int((datetime.now(UTC) - RECENT_WINDOW).timestamp() * 1000)
-    return 0
 
 
 def series_in_run(context: dg.AssetCheckExecutionContext) -> dict[Timeframe, list[str]]:

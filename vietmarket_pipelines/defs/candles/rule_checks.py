@@ -9,8 +9,8 @@ import dagster as dg
 
 from vietmarket_core.market import INDEX_TICKERS, Timeframe, trading_date_of
 from vietmarket_core.sqlfiles import load_sql, timeframe_sql
-from vietmarket_pipelines.defs.candles.checks import candle_check, check_since_ms, per_partition, series_in_run
-from vietmarket_pipelines.defs.common.partition_checks import Finding, PartitionedCheckOutput
+from vietmarket_pipelines.defs.candles.checks import candle_check, per_partition, series_in_run
+from vietmarket_pipelines.defs.common.partition_checks import Finding, PartitionedCheckOutput, check_since_ms
 from vietmarket_pipelines.defs.common.resources import TimescaleResource
 from vietmarket_pipelines.exchange_rules import (
     BAND,

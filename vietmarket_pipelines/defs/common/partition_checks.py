@@ -2,6 +2,7 @@
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dagster as dg
@@ -11,12 +12,26 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData,
 )
 
+from vietmarket_pipelines.defs.common.run_tags import RunMode
+
 # What a per-partition check yields: an evaluation per reported partition, then the run's summary result.
 PartitionedCheckOutput = Iterator[dg.AssetCheckEvaluation | dg.AssetCheckResult]
 
 # Up to this many partitions a run reports every partition's verdict; a bigger run (a backfill chunk, a
 # tick) reports its failing partitions and one summary.  Why: ARCHITECTURE.md, "Checks per partition".
 EVERY_PARTITION_UP_TO = 25
+
+# Scheduled latest/close runs rewrite only the newest bars; their checks look at this much history
+# (the fetch overlap and then some).  Backfills and repairs check whole series.
+RECENT_WINDOW = timedelta(days=14)
+
+
+def check_since_ms(context: dg.AssetCheckExecutionContext) -> int:
+    """The first ts (unix ms) a check looks at: recent for scheduled ticks, everything otherwise."""
+    if RunMode.of(context.run.tags).is_tick:
+        return int((datetime.now(UTC) - RECENT_WINDOW).timestamp() * 1000)
+    return 0
+
 
 # A partition key -> how a verdict names it: the description's prefix ("VCB 1d") and metadata.
 Describe = Callable[[str], tuple[str, Mapping[str, Any]]]

@@ -8,8 +8,12 @@ import dagster as dg
 
 from vietmarket_core.market import trading_date_of
 from vietmarket_core.sqlfiles import load_sql
-from vietmarket_pipelines.defs.candles.checks import check_since_ms
-from vietmarket_pipelines.defs.common.partition_checks import Finding, PartitionedCheckOutput, report_partitions
+from vietmarket_pipelines.defs.common.partition_checks import (
+    Finding,
+    PartitionedCheckOutput,
+    check_since_ms,
+    report_partitions,
+)
 from vietmarket_pipelines.defs.common.resources import TimescaleResource
 from vietmarket_pipelines.defs.prices.assets import daily_prices
 from vietmarket_pipelines.defs.prices.checks import prices_check
