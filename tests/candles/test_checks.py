@@ -14,8 +14,8 @@ from tests.candles.conftest import materialize_candles
 from tests.conftest import SIM_NOW, MigratedDatabase
 from vietmarket_core.market import VN_TZ, daily_bar_ts, intraday_bar_ts
 from vietmarket_pipelines.calendar import TradingCalendar
+from vietmarket_pipelines.defs.calendar.truth import cross_check
 from vietmarket_pipelines.defs.candles.assets import candles
-from vietmarket_pipelines.defs.candles.calendar_truth import cross_check
 from vietmarket_pipelines.defs.candles.checks import expected_newest, off_grid
 from vietmarket_pipelines.defs.candles.gaps import find_gaps
 from vietmarket_pipelines.defs.candles.partitions import candle_key

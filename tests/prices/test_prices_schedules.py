@@ -72,3 +72,21 @@ def test_no_run_on_weekends_and_holidays(
 def test_no_run_before_the_universe_is_known(clean_db: MigratedDatabase, instance: dg.DagsterInstance) -> None:
     data = evaluate(instance, clean_db, datetime(2026, 2, 13, 15, 45, tzinfo=VN_TZ))
     assert data.run_requests == [] and "materialize `symbols` first" in (data.skip_message or "")
+
+
+def test_a_day_the_indices_did_not_trade_has_no_run_whatever_the_rules_say(
+    universe: MigratedDatabase, instance: dg.DagsterInstance
+) -> None:
+    # The stored trading calendar (the indices' traded days) knows a closure the rules do not:
+    # 2026-02-12 and 2026-02-13 are weekdays the rules call trading days.
+    conn = universe.connect()
+    with conn, conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO trading_calendar (trading_date, traded, source) VALUES (%s, %s, 'vci')",
+            [("2026-02-12", True), ("2026-02-13", False), ("2026-02-16", True)],
+        )
+    conn.close()
+    closed = evaluate(instance, universe, datetime(2026, 2, 13, 15, 45, tzinfo=VN_TZ))
+    assert closed.run_requests == [] and "is a holiday" in (closed.skip_message or "")
+    traded = evaluate(instance, universe, datetime(2026, 2, 12, 15, 45, tzinfo=VN_TZ))
+    assert len(traded.run_requests or []) == 1

@@ -11,12 +11,12 @@ import numpy.typing as npt
 from vietmarket_core.market import BAR_MS, VN_TZ, Timeframe, trading_date_of
 from vietmarket_pipelines.calendar import AFTERNOON, BAR_OPENS, TradingCalendar
 from vietmarket_pipelines.convex.mirror import series_key
-from vietmarket_pipelines.defs.candles.assets import candles
-from vietmarket_pipelines.defs.candles.calendar_truth import (
+from vietmarket_pipelines.defs.calendar.truth import (
     cross_check,
     observed_calendar,
     traded_dates,
 )
+from vietmarket_pipelines.defs.candles.assets import candles
 from vietmarket_pipelines.defs.candles.gaps import find_gaps
 from vietmarket_pipelines.defs.candles.io_manager import REJECTED_KEY
 from vietmarket_pipelines.defs.candles.partitions import split_candle_key, tickers_by_timeframe

@@ -8,8 +8,8 @@ import numpy as np
 
 from vietmarket_core.market import TIMEFRAMES, VN_TZ, Timeframe, trading_date_of
 from vietmarket_pipelines.calendar import AFTERNOON, MORNING, TradingCalendar
+from vietmarket_pipelines.defs.calendar.truth import observed_calendar
 from vietmarket_pipelines.defs.candles.assets import candles
-from vietmarket_pipelines.defs.candles.calendar_truth import observed_calendar
 from vietmarket_pipelines.defs.candles.gaps import find_gaps
 from vietmarket_pipelines.defs.candles.partitions import candle_key, range_tags
 from vietmarket_pipelines.defs.common.market_data import MarketDataResource

@@ -6,6 +6,7 @@ import dagster as dg
 
 from vietmarket_core.market import VN_TZ
 from vietmarket_pipelines.calendar import TradingCalendar
+from vietmarket_pipelines.defs.calendar.truth import observed_calendar
 from vietmarket_pipelines.defs.common.partitions import tickers_in_partition_order
 from vietmarket_pipelines.defs.common.resources import TimescaleResource
 from vietmarket_pipelines.defs.common.run_tags import PROVIDER_TAG, RANGE_END_TAG, RANGE_START_TAG, RunMode, mode_tags
@@ -54,5 +55,7 @@ def prices_close_requests(
 def prices_close_schedule(
     context: dg.ScheduleEvaluationContext, timescale: TimescaleResource
 ) -> dg.RunRequest | dg.SkipReason:
-    tickers = tickers_in_partition_order(context.instance, timescale.store().active_tickers())
-    return prices_close_requests(context.scheduled_execution_time, tickers, TradingCalendar())
+    store = timescale.store()
+    tickers = tickers_in_partition_order(context.instance, store.active_tickers())
+    # The calendar the candles' runs keep (the rules corrected by the days the indices traded).
+    return prices_close_requests(context.scheduled_execution_time, tickers, observed_calendar(store))
