@@ -15,7 +15,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
-from history_api.auth import PUBLIC_PATHS, ApiKeyMiddleware, KeyRing, RateLimitMiddleware
+from history_api.auth import PUBLIC_PATHS, ApiKeyMiddleware, KeyRing, RateLimitMiddleware, key_id
 from history_api.db import Database
 from history_api.errors import EXCEPTION_HANDLERS
 from history_api.request_limits import QueryStringLimit
@@ -23,6 +23,7 @@ from history_api.routes.candles import candles, latest
 from history_api.routes.chart import chart_asset, chart_page, chart_token
 from history_api.routes.corporate_actions import corporate_actions_by_ticker, corporate_actions_latest
 from history_api.routes.health import healthz
+from history_api.routes.movers import top_movers
 from history_api.routes.news import news_by_ticker, news_latest
 from history_api.routes.symbols import symbols
 from history_api.routes.udf import (
@@ -67,7 +68,7 @@ def create_app(settings: Settings) -> Litestar:
             Router(
                 "/",
                 route_handlers=[
-                    *(candles, latest, symbols, news_latest, news_by_ticker, chart_token),
+                    *(candles, latest, top_movers, symbols, news_latest, news_by_ticker, chart_token),
                     *(corporate_actions_latest, corporate_actions_by_ticker),
                     *(udf_config, udf_symbols, udf_search, udf_history, udf_time, udf_timescale_marks),
                 ],
@@ -83,7 +84,11 @@ def create_app(settings: Settings) -> Litestar:
         middleware=[
             DefineMiddleware(QueryStringLimit, max_bytes=settings.max_query_string_bytes),
             DefineMiddleware(ApiKeyMiddleware, exclude=list(PUBLIC_PATHS)),
-            DefineMiddleware(RateLimitMiddleware, item=settings.rate_limit_item()),
+            DefineMiddleware(
+                RateLimitMiddleware,
+                item=settings.rate_limit_item(),
+                per_key={key_id(k): item for k, item in settings.key_rate_limit_items().items()},
+            ),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         compression_config=CompressionConfig(backend="gzip", minimum_size=1024, gzip_compress_level=5),

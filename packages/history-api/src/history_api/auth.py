@@ -100,13 +100,14 @@ class ApiKeyMiddleware(AbstractAuthenticationMiddleware):
 class RateLimitMiddleware:
     """A sliding-window limit per key id (from `limits`), with RateLimit-* headers and Retry-After on 429.
 
-    It runs after ApiKeyMiddleware, so anonymous requests never reach it and never share a bucket.
-    The counters live in this worker process.
+    Each key id has its own limit in `per_key` or else `item`.  It runs after ApiKeyMiddleware, so
+    anonymous requests never reach it and never share a bucket.  The counters live in this worker process.
     """
 
-    def __init__(self, app: ASGIApp, item: RateLimitItem) -> None:
+    def __init__(self, app: ASGIApp, item: RateLimitItem, per_key: dict[str, RateLimitItem]) -> None:
         self.app = app
-        self.item = item
+        self.default = item
+        self.per_key = per_key
         self.limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -114,18 +115,19 @@ class RateLimitMiddleware:
         if not isinstance(kid, str):
             await self.app(scope, receive, send)
             return
-        allowed = await self.limiter.hit(self.item, kid)
-        stats = await self.limiter.get_window_stats(self.item, kid)
+        item = self.per_key.get(kid, self.default)
+        allowed = await self.limiter.hit(item, kid)
+        stats = await self.limiter.get_window_stats(item, kid)
         reset_s = max(0, int(stats.reset_time - time.time() + 0.999))
         headers = [
-            (b"ratelimit-limit", str(self.item.amount).encode()),
+            (b"ratelimit-limit", str(item.amount).encode()),
             (b"ratelimit-remaining", str(stats.remaining).encode()),
             (b"ratelimit-reset", str(reset_s).encode()),
-            (b"ratelimit-policy", f"{self.item.amount};w={self.item.get_expiry()}".encode()),
+            (b"ratelimit-policy", f"{item.amount};w={item.get_expiry()}".encode()),
         ]
         if not allowed:
             retry = [(b"retry-after", str(max(1, reset_s)).encode()), *headers]
-            await send_error(send, 429, "rate_limited", f"limit {self.item} per key", retry)
+            await send_error(send, 429, "rate_limited", f"limit {item} for this key", retry)
             return
 
         async def send_with_headers(message: Message) -> None:

@@ -129,4 +129,6 @@ DB_ERRORS = {
     503: _spec("The database cannot be reached: error is db_unreachable. The service reconnects by itself."),
     504: _spec("The query hit the statement timeout: error is query_timeout."),
 }
-DATA_RESPONSES: dict[int, ResponseSpec] = {**BAD_REQUEST, **PROTECTED, **DB_ERRORS}
+# QueryStringLimit answers it before any route runs, so every route with query parameters can.
+URI_TOO_LONG = {414: _spec("The query string is over the server's limit: error is uri_too_long.")}
+DATA_RESPONSES: dict[int, ResponseSpec] = {**BAD_REQUEST, **PROTECTED, **DB_ERRORS, **URI_TOO_LONG}

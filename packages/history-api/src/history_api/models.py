@@ -54,14 +54,36 @@ class CandlesPageWire(msgspec.Struct):
 
 
 class LatestBar(msgspec.Struct):
+    """The old server's /latest row; v is whole shares; ingested_at: when the bar was last written, ISO 8601 UTC."""
+
     ticker: str
+    tf: str
     ts: int
     o: float
     h: float
     l: float  # noqa: E741
     c: float
-    v: float | None
+    v: int | None
     source: str | None
+    ingested_at: str
+
+
+class TopMover(msgspec.Struct):
+    """A ticker's newest bar against the bar before it; pct_change = (close_latest - close_prev) / close_prev."""
+
+    ticker: str
+    tf: str
+    ts_latest: int
+    close_latest: float
+    close_prev: float
+    pct_change: float | None
+
+
+class TopMoversPage(msgspec.Struct):
+    ok: bool
+    tf: str
+    count: int
+    rows: list[TopMover]
 
 
 class LatestPage(msgspec.Struct):
@@ -86,28 +108,52 @@ class SymbolList(msgspec.Struct):
 
 
 class Article(msgspec.Struct):
-    """published_at: ISO 8601 in UTC; tickers: the linked symbols, most confident first."""
+    """The old server's row plus description.  published_at: ISO 8601 in UTC; snippet: the text's first
+    220 characters (null before the text is known); tickers: the linked symbols, most confident first."""
 
     url: str
     title: str | None
-    published_at: str
     source: str
-    description: str | None
+    published_at: str
+    snippet: str | None
     tickers: list[str]
+    description: str | None
+
+
+class NewsCursor(msgspec.Struct):
+    """The old server's cursor: send both as query parameters for the next older page."""
+
+    beforePublishedAt: str
+    beforeUrl: str
 
 
 class NewsPage(msgspec.Struct):
-    """nextCursor: pass it as cursor for the next older page; null when there is none."""
+    """nextCursor (the old shape) or nextToken (pass it as cursor) leads to the next older page; both
+    are null when there is none."""
 
     ok: bool
     count: int
     rows: list[Article]
-    nextCursor: str | None
+    nextCursor: NewsCursor | None
+    nextToken: str | None
+
+
+class TickerNewsPage(msgspec.Struct):
+    """NewsPage for one ticker, which it names at the top as the old server did."""
+
+    ok: bool
+    ticker: str
+    count: int
+    rows: list[Article]
+    nextCursor: NewsCursor | None
+    nextToken: str | None
 
 
 class Health(msgspec.Struct):
+    """db is the number 1, as the old server's `SELECT 1` answered it."""
+
     ok: bool
-    db: Literal["ok"]
+    db: Literal[1]
     latestDailyTs: int | None
 
 
@@ -174,7 +220,7 @@ class UdfHistory(msgspec.Struct, omit_defaults=True):
     h: list[float] = msgspec.field(default_factory=list)
     l: list[float] = msgspec.field(default_factory=list)  # noqa: E741
     c: list[float] = msgspec.field(default_factory=list)
-    v: list[float] = msgspec.field(default_factory=list)
+    v: list[int] = msgspec.field(default_factory=list)
     nextTime: int | None = None
     errmsg: str | None = None
 

@@ -11,6 +11,7 @@ from history_api.adjustment import Adjustment
 from history_api.errors import invalid
 from vietmarket_core.market import TICKER_PATTERN, Timeframe
 
+# The old server caps a larger page size to these, and so do we.
 MAX_LIMIT: Final = 2000
 # Unix ms up to year 2286: wide enough for any bar, narrow enough to stay a 64-bit integer.
 MAX_TS_MS: Final = 9_999_999_999_999
@@ -25,7 +26,14 @@ Ticker = Annotated[
     ),
 ]
 Tf = Annotated[Timeframe, QueryParameter(description="Timeframe: 1d, 1h or 15m.")]
-Limit = Annotated[int, QueryParameter(description="Rows per page, 1..2000.", ge=1, le=MAX_LIMIT)]
+
+
+def limit_param(what: str, default: int, maximum: int) -> QueryParameter:
+    """A page size as the old server took it: above `maximum` is capped to it; 0, negatives and non-numbers are 400."""
+    return QueryParameter(description=f"{what}, default {default}; a larger value is capped to {maximum}.", ge=1)
+
+
+Limit = Annotated[int, limit_param("Rows per page", 500, MAX_LIMIT)]
 AdjustmentParam = Annotated[Adjustment, QueryParameter(description=ADJUSTMENT_DESCRIPTION)]
 
 

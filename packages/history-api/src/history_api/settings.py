@@ -37,7 +37,12 @@ class Settings:
     connect_timeout_s: float = 3.0
     statement_timeout_ms: int = 5_000
     # Per key and per worker process: each worker counts on its own (see deploy/history-api/RUNBOOK.md).
-    rate_limit: str = "1200/minute"
+    # The default suits one trusted server-side proxy key, the old web app's way (the old server had
+    # no limit): 1,000 requests a second per worker is above what a worker serves.  A public key gets
+    # its own tight limit in the key file (key_rate_limits).
+    rate_limit: str = "60000/minute"
+    # (key, limit) pairs from HISTORY_API_KEYS_FILE lines `<key> <limit>`; other keys get rate_limit.
+    key_rate_limits: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     cors_origins: tuple[str, ...] = ()
     chart_token_ttl_s: int = 900
     past_page_max_age_s: int = 300
@@ -64,6 +69,9 @@ class Settings:
             self.rate_limit_item()
         except ValueError as exc:
             raise SettingsError(f"HISTORY_API_RATE_LIMIT={self.rate_limit!r} is not like '1200/minute'") from exc
+        unknown = [k for k, _ in self.key_rate_limits if k not in keys]
+        if unknown:
+            raise SettingsError(f"{len(unknown)} rate limit(s) name a key that is not configured")
         if not self.token_secret:
             # Tokens are signed with a secret derived from their own key (see KeyRing); this constant
             # only separates that use of the key from any other.
@@ -71,6 +79,10 @@ class Settings:
 
     def rate_limit_item(self) -> RateLimitItem:
         return parse(self.rate_limit)
+
+    def key_rate_limit_items(self) -> dict[str, RateLimitItem]:
+        """The keys with a limit of their own, each with it; the last line for a key wins."""
+        return {key: parse(limit) for key, limit in self.key_rate_limits}
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -100,12 +112,39 @@ def _one(_: str, raw: str) -> tuple[str, ...]:
     return (raw.strip(),)
 
 
-def _keys_file(name: str, raw: str) -> tuple[str, ...]:
+def _key_lines(name: str, raw: str) -> list[tuple[int, list[str]]]:
+    """The key file's lines as (line number, fields): `<key>` or `<key> <limit>`; # comments and blanks skipped."""
     try:
         lines = Path(raw).read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise SettingsError(f"{name}={raw}: cannot read it ({exc.strerror})") from exc
-    return tuple(line.strip() for line in lines if not line.lstrip().startswith("#"))
+    out = []
+    for number, line in enumerate(lines, start=1):
+        fields = line.split()
+        if not fields or fields[0].startswith("#"):
+            continue
+        if len(fields) > 2:
+            raise SettingsError(f"{name}={raw} line {number}: expected '<key>' or '<key> <limit>'")
+        out.append((number, fields))
+    return out
+
+
+def _keys_file(name: str, raw: str) -> tuple[str, ...]:
+    return tuple(fields[0] for _, fields in _key_lines(name, raw))
+
+
+def _key_limits_file(name: str, raw: str) -> tuple[tuple[str, str], ...]:
+    limits = []
+    for number, fields in _key_lines(name, raw):
+        if len(fields) == 2:
+            try:
+                parse(fields[1])
+            except ValueError:
+                raise SettingsError(
+                    f"{name}={raw} line {number}: {fields[1]!r} is not a rate limit like '600/minute'"
+                ) from None
+            limits.append((fields[0], fields[1]))
+    return tuple(limits)
 
 
 def _secret(_: str, raw: str) -> bytes:
@@ -145,6 +184,7 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
     # The old server's single key keeps working, so existing clients survive the cut-over.
     EnvVar("API_KEY", "api_keys", _one),
     EnvVar("HISTORY_API_KEYS_FILE", "api_keys", _keys_file),
+    EnvVar("HISTORY_API_KEYS_FILE", "key_rate_limits", _key_limits_file),
     EnvVar("HISTORY_API_HOST", "host", _text),
     EnvVar("HOST", "host", _text),
     EnvVar("PORT", "port", _int_in(1, 65535)),

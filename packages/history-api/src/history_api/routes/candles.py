@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 import msgspec
 from litestar import Request, Response, get
@@ -16,7 +16,7 @@ from history_api.caching import json_page
 from history_api.db import Database
 from history_api.errors import DATA_RESPONSES
 from history_api.models import CandlesPage, CandlesPageWire, LatestBar, LatestPage
-from history_api.params import MAX_TS_MS, AdjustmentParam, Limit, Tf, Ticker, ticker_of
+from history_api.params import MAX_LIMIT, MAX_TS_MS, AdjustmentParam, Limit, Tf, Ticker, limit_param, ticker_of
 from history_api.settings import Settings
 from vietmarket_core.market import BAR_MS
 from vietmarket_core.sqlfiles import load_sql
@@ -27,6 +27,7 @@ _LATEST_SQL = load_sql("history_api", "sql/latest.sql")
 # are treated as final for caching.
 _SETTLE_MS = 3_600_000
 _encoder = msgspec.json.Encoder()
+LATEST_DEFAULT_LIMIT: Final = 500
 
 
 @get(
@@ -61,7 +62,7 @@ async def candles(  # noqa: PLR0913
 ) -> Response[bytes]:
     symbol = ticker_of(ticker)
     before = MAX_TS_MS if before_ts is None else before_ts
-    page = await db.fetchrow(_PAGE_SQL[adjustment, tf], symbol, tf, before, limit)
+    page = await db.fetchrow(_PAGE_SQL[adjustment, tf], symbol, tf, before, min(limit, MAX_LIMIT))
     assert page is not None  # an aggregate always returns its one row
     bars, newest, oldest, rows_json, more = page
     body = _encoder.encode(
@@ -84,14 +85,16 @@ async def candles(  # noqa: PLR0913
 @get(
     "/latest",
     summary="The newest bar of every ticker in one timeframe",
-    responses={200: ResponseSpec(LatestPage, description="Newest bars, most recent first."), **DATA_RESPONSES},
+    description="The old server's /latest: rows ordered by ticker, 500 by default. ingested_at is when the "
+    "bar was last written (ISO 8601 UTC).",
+    responses={200: ResponseSpec(LatestPage, description="Newest bars, by ticker."), **DATA_RESPONSES},
     tags=["candles"],
 )
 async def latest(
     db: NamedDependency[Database],
     tf: Tf,
-    limit: Annotated[int, QueryParameter(description="Rows, 1..2000.", ge=1, le=2000)] = 2000,
+    limit: Annotated[int, limit_param("Rows", LATEST_DEFAULT_LIMIT, MAX_LIMIT)] = LATEST_DEFAULT_LIMIT,
 ) -> LatestPage:
-    records = await db.fetch(_LATEST_SQL, tf, limit)
+    records = await db.fetch(_LATEST_SQL, tf, min(limit, MAX_LIMIT))
     rows = [LatestBar(*r) for r in records]
     return LatestPage(ok=True, tf=tf, count=len(rows), rows=rows)

@@ -13,7 +13,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath
 
 from history_api.auth import Caller, KeyRing, Unauthorized
-from history_api.errors import PROTECTED, ApiError
+from history_api.errors import BAD_REQUEST, PROTECTED, URI_TOO_LONG, ApiError
 from history_api.models import ChartToken
 from history_api.params import Tf, Ticker, ticker_of
 from history_api.settings import Settings
@@ -69,7 +69,12 @@ async def chart_asset(name: FromPath[str]) -> Response[bytes]:
 @post(
     "/chart-token",
     summary="A short-lived token for the chart page, bound to the calling key",
-    responses={201: ResponseSpec(ChartToken, description="The token and a ready chart URL."), **PROTECTED},
+    responses={
+        201: ResponseSpec(ChartToken, description="The token and a ready chart URL."),
+        **BAD_REQUEST,
+        **PROTECTED,
+        **URI_TOO_LONG,
+    },
     tags=["chart"],
 )
 async def chart_token(

@@ -24,4 +24,4 @@ _HEALTH_SQL = load_sql("history_api", "sql/health.sql")
 )
 async def healthz(db: NamedDependency[Database]) -> Health:
     record = await db.fetchrow(_HEALTH_SQL)
-    return Health(ok=True, db="ok", latestDailyTs=record[0] if record else None)
+    return Health(ok=True, db=1, latestDailyTs=record[0] if record else None)

@@ -17,11 +17,12 @@ from history_api.adjustment import basis_sql
 from history_api.db import Database
 from history_api.errors import BAD_REQUEST, DATA_RESPONSES, PROTECTED
 from history_api.models import UdfConfig, UdfError, UdfHistory, UdfSearchResult, UdfSymbol, UdfTimescaleMark
-from history_api.params import AdjustmentParam, ticker_of
+from history_api.params import AdjustmentParam, limit_param, ticker_of
 from vietmarket_core.market import EXCHANGES, Timeframe
 from vietmarket_core.sqlfiles import load_sql
 
 SESSION: Final = "0900-1130,1300-1500"
+MAX_SEARCH_RESULTS: Final = 100
 TIMEZONE: Final = "Asia/Ho_Chi_Minh"
 # Prices are thousands of VND with a 10-VND tick (0.01), indices are points to two decimals.
 PRICESCALE: Final = 100
@@ -131,11 +132,11 @@ async def udf_search(
             pattern=r"^[^\x00-\x1f\x7f]*$",
         ),
     ] = "",
-    limit: Annotated[int, QueryParameter(ge=1, le=100)] = 30,
+    limit: Annotated[int, limit_param("Results", 30, MAX_SEARCH_RESULTS)] = 30,
     type: Annotated[Literal["", "stock", "index"], QueryParameter(description="stock or index; empty for all.")] = "",
     exchange: Annotated[Literal["", "HOSE", "HNX", "UPCOM"], QueryParameter(description="Empty for all.")] = "",
 ) -> list[UdfSearchResult]:
-    records = await db.fetch(_SEARCH_SQL, text.strip(), exchange or None, type or None, limit)
+    records = await db.fetch(_SEARCH_SQL, text.strip(), exchange or None, type or None, min(limit, MAX_SEARCH_RESULTS))
     results = []
     for r in records:
         exch = r["exchange"] or INDEX_EXCHANGE.get(r["ticker"], "")
@@ -209,7 +210,7 @@ async def udf_history(  # noqa: PLR0913
         h=[r["h"] for r in bars],
         l=[r["l"] for r in bars],
         c=[r["c"] for r in bars],
-        v=[r["v"] or 0.0 for r in bars],
+        v=[round(r["v"] or 0) for r in bars],  # share counts: whole numbers, as /candles prints them
     )
 
 
