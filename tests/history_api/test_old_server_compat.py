@@ -218,7 +218,14 @@ def test_before_published_at_alone_lists_older_articles(client: Client) -> None:
     pivot = rows[5]["published_at"]
     older = client.get("/news/latest", params={"limit": 200, "beforePublishedAt": pivot}).json()["rows"]
     assert older == [r for r in rows if r["published_at"] < pivot]
-    assert client.get("/news/latest", params={"beforePublishedAt": "2026-02-13T08:30:00"}).status_code == 400
+    for bad in [
+        "2026-02-13T08:30:00",
+        "2026-02-30T00:00:00Z",
+        "0001-01-01T00:00:00+14:00",
+        "9999-12-31T23:59:59-14:00",
+    ]:
+        res = client.get("/news/latest", params={"beforePublishedAt": bad})
+        assert res.status_code == 400 and res.json()["error"] == "invalid_beforePublishedAt", (bad, res.text)
     both = client.get("/news/latest", params={"beforePublishedAt": pivot, "cursor": "eyJ9"})
     assert both.status_code == 400 and both.json()["error"] == "invalid_cursor"
 

@@ -95,7 +95,11 @@ def keyset(
         return None, None
     if before_published_at.tzinfo is None:
         raise invalid("beforePublishedAt", "needs a UTC offset, e.g. 2026-02-13T08:30:00Z")
-    return before_published_at, before_url
+    try:
+        # Years 1 and 9999 with an offset fall outside what a datetime (and the driver) can hold in UTC.
+        return before_published_at.astimezone(UTC), before_url
+    except OverflowError:
+        raise invalid("beforePublishedAt", "outside years 1..9999 in UTC") from None
 
 
 def _iso(moment: datetime) -> str:
