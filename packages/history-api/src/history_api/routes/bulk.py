@@ -20,7 +20,7 @@ from history_api.db import Database
 from history_api.errors import DATA_RESPONSES, invalid
 from history_api.export_formats import MEDIA_TYPES, WRITERS, ExportFormat, negotiate
 from history_api.models import BulkPage, BulkPageWire, ErrorBody
-from history_api.params import MAX_TS_MS, AdjustmentParam, Tf, ticker_of
+from history_api.params import MAX_TS_MS, AdjustmentParam, Tf
 from vietmarket_core.sqlfiles import load_sql
 
 _BULK_SQL = basis_sql("sql/candles_bulk.sql")
@@ -37,13 +37,12 @@ UNITS: Final = (
     "bar's open); o, h, l, c in thousands of VND (indices in points); v, a whole number of shares "
     "(indices: the reported volume), null when unknown; source, the provider the bar came from."
 )
+_TICKERS_PATTERN: Final = re.compile(r"^[A-Za-z0-9]{1,12}(,[A-Za-z0-9]{1,12})*$")
+_TICKERS_RULES: Final[dict[str, Any]] = {"min_length": 1, "max_length": 1300, "pattern": _TICKERS_PATTERN.pattern}
 Tickers = Annotated[
     str,
     QueryParameter(
-        description="Comma-separated tickers, e.g. VCB,FPT,VNINDEX; upper-cased before lookup.",
-        min_length=1,
-        max_length=1300,
-        pattern=r"^[A-Za-z0-9]{1,12}(,[A-Za-z0-9]{1,12})*$",
+        description="Comma-separated tickers, e.g. VCB,FPT,VNINDEX; upper-cased before lookup.", **_TICKERS_RULES
     ),
 ]
 FromMs = Annotated[int, QueryParameter(name="from", description="Inclusive lower bound, unix ms.", ge=0, le=MAX_TS_MS)]
@@ -58,7 +57,10 @@ _LIMITS_400 = "A parameter is invalid: error is invalid_<parameter>, detail says
 
 
 def _tickers(raw: str) -> list[str]:
-    return list(dict.fromkeys(ticker_of(t) for t in raw.split(",")))
+    # QueryParameter(pattern=...) documents the rule; this enforces it on every route, optional or not.
+    if not _TICKERS_PATTERN.fullmatch(raw):
+        raise invalid("tickers", f"{raw[:40]!r} is not a comma-separated list of tickers")
+    return list(dict.fromkeys(t.upper() for t in raw.split(",")))
 
 
 def _after(cursor: str | None) -> tuple[str, int]:
@@ -149,7 +151,9 @@ async def export(  # noqa: PLR0913  # the query's parameters, plus request, pool
     tf: Tf,
     from_ms: FromMs,
     to_ms: ToMs,
-    tickers: Annotated[Tickers | None, QueryParameter(description="Only these tickers, comma-separated.")] = None,
+    tickers: Annotated[
+        str | None, QueryParameter(description="Only these tickers, comma-separated.", **_TICKERS_RULES)
+    ] = None,
     exchange: Annotated[
         Literal["HOSE", "HNX", "UPCOM"] | None, QueryParameter(description="Only this exchange's listed tickers.")
     ] = None,
