@@ -19,3 +19,5 @@ log "paging: 1,600 tickers, ~58M bars (several minutes to load)"
 "$VENV/bin/python" -m benchmarks.paging --json artifacts/bench-paging.json
 log "repair job: the anchor probe over every simulated stock's 1d history, one in five mixed, vs the request floor"
 "$VENV/bin/python" -m benchmarks.repair_job --json artifacts/bench-repair.json
+log "export: peak RSS of the History API streaming 25 years of 1d for 1,600 tickers in each format"
+"$VENV/bin/python" -m benchmarks.export --json artifacts/bench-export.json

@@ -18,7 +18,10 @@ from tests.history_api.conftest import KEY, api_settings
 from vietmarket_pipelines.timescale.migrate import migrate
 
 Client = TestClient  # type: ignore[type-arg]
-DATA_PATHS = ["/candles?ticker=VCB&tf=1d", "/latest?tf=1d", "/symbols", "/news/latest", "/udf/search?query=V"]
+DATA_PATHS = [
+    *("/candles?ticker=VCB&tf=1d", "/latest?tf=1d", "/symbols", "/news/latest", "/udf/search?query=V"),
+    *("/candles/bulk?tickers=VCB&tf=1d", "/export?tf=1d&from=0&to=9999999999999"),
+]
 
 
 @pytest.fixture(scope="module")

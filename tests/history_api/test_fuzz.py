@@ -18,9 +18,14 @@ def operations(live_api: LiveApi) -> list[schemathesis.APIOperation]:
     return [result.ok() for result in schema.get_all_operations()]
 
 
-def fuzz(live_api: LiveApi, examples: int, check: Callable[[schemathesis.Case], None]) -> list[str]:
+def fuzz(
+    live_api: LiveApi, examples: int, check: Callable[[schemathesis.Case], None], paths: tuple[str, ...] = ()
+) -> list[str]:
+    """Every failure of `check` over each operation (of `paths` only, when given)."""
     failures: list[str] = []
     for operation in operations(live_api):
+        if paths and operation.path not in paths:
+            continue
 
         @given(case=operation.as_strategy())
         @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck), database=None)
@@ -54,3 +59,20 @@ def test_without_a_key_nothing_leaks_and_nothing_breaks(live_api: LiveApi) -> No
 
     failures = fuzz(live_api, 10, check)
     assert not failures, "\n\n".join(failures)
+
+
+BULK_PATHS = ("/candles/bulk", "/export")
+
+
+def test_bulk_endpoints_take_a_thousand_cases_without_a_server_error(live_api: LiveApi) -> None:
+    seen: dict[str, int] = dict.fromkeys(BULK_PATHS, 0)
+
+    def check(case: schemathesis.Case) -> None:
+        seen[case.path] += 1
+        response = case.call(base_url=live_api.url, headers={"X-API-Key": KEY})
+        assert response.status_code < 500, (case.path, case.query, response.status_code, response.text[:300])
+        case.validate_response(response)
+
+    failures = fuzz(live_api, 500, check, BULK_PATHS)
+    assert not failures, "\n\n".join(failures)
+    assert min(seen.values()) >= 500, seen

@@ -53,6 +53,20 @@ def test_each_variable_reaches_its_field() -> None:
     assert "s3cret" not in repr(settings) and KEY not in repr(settings) and "reader@db" not in repr(settings)
 
 
+def test_the_bulk_limits_reach_their_fields() -> None:
+    settings = Settings.from_env(
+        {
+            **REQUIRED,
+            "HISTORY_API_BULK_RATE_LIMIT": "7/second",
+            "HISTORY_API_EXPORT_RATE_LIMIT": "3/hour",
+            "HISTORY_API_BULK_MAX_TICKERS": "40",
+            "HISTORY_API_EXPORT_MAX_BARS": "123456",
+        }
+    )
+    assert (settings.bulk_rate_limit, settings.export_rate_limit) == ("7/second", "3/hour")
+    assert (settings.bulk_max_tickers, settings.export_max_bars) == (40, 123456)
+
+
 def test_the_old_names_count_only_when_the_new_ones_are_unset() -> None:
     old = Settings.from_env({"PG_URL": "postgresql://old@db/v", "API_KEY": LEGACY_KEY, "HOST": "10.0.0.1"})
     assert (old.pg_url, old.api_keys, old.host) == ("postgresql://old@db/v", (LEGACY_KEY,), "10.0.0.1")
@@ -69,6 +83,10 @@ def test_the_old_names_count_only_when_the_new_ones_are_unset() -> None:
         ("HISTORY_API_STATEMENT_TIMEOUT_MS", "99", "outside 100..600000"),
         ("LOG_LEVEL", "loud", "LOG_LEVEL='loud' is not one of"),
         ("HISTORY_API_KEYS_FILE", "/nonexistent/keys", "cannot read it"),
+        ("HISTORY_API_EXPORT_RATE_LIMIT", "lots", "HISTORY_API_EXPORT_RATE_LIMIT='lots' is not like"),
+        ("HISTORY_API_BULK_RATE_LIMIT", "9/fortnight", "HISTORY_API_BULK_RATE_LIMIT='9/fortnight' is not like"),
+        ("HISTORY_API_BULK_MAX_TICKERS", "0", "outside 1..2000"),
+        ("HISTORY_API_EXPORT_MAX_BARS", "many", "HISTORY_API_EXPORT_MAX_BARS='many' is not an integer"),
     ],
 )
 def test_a_bad_value_is_a_settings_error_naming_the_variable(name: str, raw: str, message: str) -> None:

@@ -16,9 +16,11 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 from history_api.auth import PUBLIC_PATHS, ApiKeyMiddleware, KeyRing, RateLimitMiddleware, key_id
+from history_api.bulk_limits import BulkLimits
 from history_api.db import Database
 from history_api.errors import EXCEPTION_HANDLERS
 from history_api.request_limits import QueryStringLimit
+from history_api.routes.bulk import candles_bulk, export
 from history_api.routes.candles import candles, latest
 from history_api.routes.chart import chart_asset, chart_page, chart_token
 from history_api.routes.corporate_actions import corporate_actions_by_ticker, corporate_actions_latest
@@ -56,6 +58,11 @@ def create_app(settings: Settings) -> Litestar:
     def provide_settings() -> Settings:
         return settings
 
+    bulk_limits = BulkLimits(settings)
+
+    def provide_bulk_limits() -> BulkLimits:
+        return bulk_limits
+
     security_schemes: dict[str, Any] = {
         "apiKey": SecurityScheme(type="apiKey", name="X-API-Key", security_scheme_in="header"),
         "chartToken": SecurityScheme(type="http", scheme="bearer", description="From POST /chart-token."),
@@ -70,6 +77,7 @@ def create_app(settings: Settings) -> Litestar:
                 route_handlers=[
                     *(candles, latest, top_movers, symbols, news_latest, news_by_ticker, chart_token),
                     *(corporate_actions_latest, corporate_actions_by_ticker),
+                    *(candles_bulk, export),
                     *(udf_config, udf_symbols, udf_search, udf_history, udf_time, udf_timescale_marks),
                 ],
                 security=[{"apiKey": []}, {"chartToken": []}],
@@ -80,6 +88,7 @@ def create_app(settings: Settings) -> Litestar:
         dependencies={
             "db": Provide(provide_db, sync_to_thread=False),
             "settings": Provide(provide_settings, sync_to_thread=False),
+            "bulk_limits": Provide(provide_bulk_limits, sync_to_thread=False),
         },
         middleware=[
             DefineMiddleware(QueryStringLimit, max_bytes=settings.max_query_string_bytes),

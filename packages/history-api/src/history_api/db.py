@@ -122,5 +122,18 @@ class Database:
         rows = await self.fetch(sql, *args)
         return rows[0] if rows else None
 
+    async def stream(self, sql: str, *args: Any, batch: int) -> AsyncIterator[Sequence[asyncpg.Record]]:
+        """The rows of `sql` in batches of at most `batch`, from a server-side cursor: constant memory.
+
+        The cursor lives in a read-only transaction on one pooled connection, held until the last
+        batch is taken or the consumer stops.  No retry: a batch already handed on cannot be replayed.
+        """
+        async with self._connection() as conn, conn.transaction(readonly=True):
+            # A slow reader idles between fetches; the pool's 10 s limit suits requests, not downloads.
+            await conn.execute("SET LOCAL idle_in_transaction_session_timeout = '300s'")
+            cursor = await conn.cursor(sql, *args)
+            while rows := await cursor.fetch(batch):
+                yield rows
+
     async def ping(self) -> None:
         await self.fetch("SELECT 1")

@@ -25,9 +25,11 @@ log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, error: str, detail: str | None = None) -> None:
+    def __init__(
+        self, status: int, error: str, detail: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(f"{status} {error}: {detail}")
-        self.status, self.error, self.detail = status, error, detail
+        self.status, self.error, self.detail, self.headers = status, error, detail, headers
 
 
 def invalid(param: str, detail: str) -> ApiError:
@@ -44,7 +46,7 @@ def _body(status: int, error: str, detail: str | None = None, headers: dict[str,
 
 
 def _api_error(_: Request[Any, Any, Any], exc: ApiError) -> Response[Any]:
-    return _body(exc.status, exc.error, exc.detail)
+    return _body(exc.status, exc.error, exc.detail, exc.headers)
 
 
 _MISSING = re.compile(r"Missing required \w+ parameter '([^']+)'")

@@ -53,6 +53,39 @@ class CandlesPageWire(msgspec.Struct):
     nextBeforeTs: int | None
 
 
+class BulkBar(msgspec.Struct):
+    """A /candles/bulk bar: a Bar with its ticker; v is a whole number of shares."""
+
+    ticker: str
+    ts: int
+    o: float
+    h: float
+    l: float  # noqa: E741  # the old contract's field name
+    c: float
+    v: int | None
+    source: str | None
+
+
+class BulkPage(msgspec.Struct):
+    """Bars by ticker then ts, oldest first.  nextCursor: pass it as cursor for the next page; null on the last."""
+
+    ok: bool
+    tf: str
+    count: int
+    rows: list[BulkBar]
+    nextCursor: str | None
+
+
+class BulkPageWire(msgspec.Struct):
+    """BulkPage as sent: the rows arrive from Postgres as ready JSON and are embedded as they are."""
+
+    ok: bool
+    tf: str
+    count: int
+    rows: msgspec.Raw
+    nextCursor: str | None
+
+
 class LatestBar(msgspec.Struct):
     """The old server's /latest row; v is whole shares; ingested_at: when the bar was last written, ISO 8601 UTC."""
 

@@ -50,6 +50,12 @@ class Settings:
     token_secret: bytes = field(default=b"", repr=False)
     access_log: bool = True
     log_level: str = "INFO"
+    # Bulk reads and exports: a tighter per-key limit each (beside rate_limit), and their cost caps.
+    bulk_rate_limit: str = "600/minute"
+    export_rate_limit: str = "30/minute"
+    bulk_max_tickers: int = 100
+    # 25 years of 1d bars of every listed ticker is about 11 million; this leaves room for that.
+    export_max_bars: int = 20_000_000
 
     def __post_init__(self) -> None:
         keys = tuple(dict.fromkeys(self.api_keys))
@@ -65,10 +71,15 @@ class Settings:
             )
         if not self.pg_url:
             raise SettingsError("no database URL: set HISTORY_API_PG_URL (or the old PG_URL)")
-        try:
-            self.rate_limit_item()
-        except ValueError as exc:
-            raise SettingsError(f"HISTORY_API_RATE_LIMIT={self.rate_limit!r} is not like '1200/minute'") from exc
+        for variable, text in (
+            ("HISTORY_API_RATE_LIMIT", self.rate_limit),
+            ("HISTORY_API_BULK_RATE_LIMIT", self.bulk_rate_limit),
+            ("HISTORY_API_EXPORT_RATE_LIMIT", self.export_rate_limit),
+        ):
+            try:
+                parse(text)
+            except ValueError as exc:
+                raise SettingsError(f"{variable}={text!r} is not like '1200/minute'") from exc
         unknown = [k for k, _ in self.key_rate_limits if k not in keys]
         if unknown:
             raise SettingsError(f"{len(unknown)} rate limit(s) name a key that is not configured")
@@ -198,6 +209,10 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
     EnvVar("HISTORY_API_TOKEN_SECRET", "token_secret", _secret),
     EnvVar("HISTORY_API_ACCESS_LOG", "access_log", _switch),
     EnvVar("LOG_LEVEL", "log_level", _log_level),
+    EnvVar("HISTORY_API_BULK_RATE_LIMIT", "bulk_rate_limit", _text),
+    EnvVar("HISTORY_API_EXPORT_RATE_LIMIT", "export_rate_limit", _text),
+    EnvVar("HISTORY_API_BULK_MAX_TICKERS", "bulk_max_tickers", _int_in(1, 2000)),
+    EnvVar("HISTORY_API_EXPORT_MAX_BARS", "export_max_bars", _int_in(1, 1_000_000_000)),
 )
 
 
