@@ -35,8 +35,9 @@ OLD_NEWS_ROW = {"url", "title", "source", "published_at", "snippet", "tickers"}
 OLD_ACTION_ROW = ["id", "ticker", "exchange", "ex_date", "record_date", "pay_date", "headline", "event_type",
                   "source", "source_url", "ingested_at"]  # fmt: skip
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
-# The old server's caps: a larger limit is served at the cap.
+# The old server's caps, and the bulk route's own: a larger limit is served at the cap.
 CAPS = {
+    "/candles/bulk": 10_000,
     "/candles": 2000,
     "/latest": 2000,
     "/top-movers": 500,
@@ -45,7 +46,8 @@ CAPS = {
     "/corporate-actions/latest": 500,
     "/corporate-actions/by-ticker": 500,
 }
-REQUIRED = {"/candles": {"ticker": "VCB", "tf": "1d"}, "/latest": {"tf": "1d"}, "/top-movers": {"tf": "1d"},
+REQUIRED = {"/candles": {"ticker": "VCB", "tf": "1d"}, "/candles/bulk": {"tickers": "VCB,FPT", "tf": "1d"},
+            "/latest": {"tf": "1d"}, "/top-movers": {"tf": "1d"},
             "/news/by-ticker": {"ticker": "VCB"}, "/corporate-actions/by-ticker": {"ticker": "VCB"}}  # fmt: skip
 
 # The market of the movers database: 520 tickers (more than /latest's default page), two sessions each.
