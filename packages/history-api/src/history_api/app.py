@@ -28,6 +28,7 @@ from history_api.routes.symbols import symbols
 from history_api.routes.udf import (
     udf_config,
     udf_history,
+    udf_marks,
     udf_search,
     udf_symbols,
     udf_time,
@@ -69,7 +70,7 @@ def create_app(settings: Settings) -> Litestar:
                 route_handlers=[
                     *(candles, latest, symbols, news_latest, news_by_ticker, chart_token),
                     *(corporate_actions_latest, corporate_actions_by_ticker),
-                    *(udf_config, udf_symbols, udf_search, udf_history, udf_time, udf_timescale_marks),
+                    *(udf_config, udf_symbols, udf_search, udf_history, udf_time, udf_timescale_marks, udf_marks),
                 ],
                 security=[{"apiKey": []}, {"chartToken": []}],
             ),
