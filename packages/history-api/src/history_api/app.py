@@ -18,12 +18,14 @@ from litestar.openapi.spec import Components, SecurityScheme
 from history_api.auth import PUBLIC_PATHS, ApiKeyMiddleware, KeyRing, RateLimitMiddleware
 from history_api.db import Database
 from history_api.errors import EXCEPTION_HANDLERS
+from history_api.live import LiveBars
 from history_api.request_limits import QueryStringLimit
 from history_api.routes.candles import candles, latest
 from history_api.routes.chart import chart_asset, chart_page, chart_token
 from history_api.routes.corporate_actions import corporate_actions_by_ticker, corporate_actions_latest
 from history_api.routes.health import healthz
 from history_api.routes.news import news_by_ticker, news_latest
+from history_api.routes.stream import stream_latest
 from history_api.routes.symbols import symbols
 from history_api.routes.udf import (
     udf_config,
@@ -41,17 +43,23 @@ API_VERSION = "1.0.0"
 
 def create_app(settings: Settings) -> Litestar:
     db = Database(settings)
+    live = LiveBars(settings, db)
 
     @asynccontextmanager
     async def pool_lifespan(_: Litestar) -> AsyncIterator[None]:
         await db.open()
+        await live.start()
         try:
             yield
         finally:
+            await live.stop()
             await db.close()
 
     def provide_db() -> Database:
         return db
+
+    def provide_live() -> LiveBars:
+        return live
 
     def provide_settings() -> Settings:
         return settings
@@ -71,6 +79,7 @@ def create_app(settings: Settings) -> Litestar:
                     *(candles, latest, symbols, news_latest, news_by_ticker, chart_token),
                     *(corporate_actions_latest, corporate_actions_by_ticker),
                     *(udf_config, udf_symbols, udf_search, udf_history, udf_time, udf_timescale_marks, udf_marks),
+                    stream_latest,
                 ],
                 security=[{"apiKey": []}, {"chartToken": []}],
             ),
@@ -80,6 +89,7 @@ def create_app(settings: Settings) -> Litestar:
         dependencies={
             "db": Provide(provide_db, sync_to_thread=False),
             "settings": Provide(provide_settings, sync_to_thread=False),
+            "live": Provide(provide_live, sync_to_thread=False),
         },
         middleware=[
             DefineMiddleware(QueryStringLimit, max_bytes=settings.max_query_string_bytes),
@@ -87,11 +97,14 @@ def create_app(settings: Settings) -> Litestar:
             DefineMiddleware(RateLimitMiddleware, item=settings.rate_limit_item()),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
-        compression_config=CompressionConfig(backend="gzip", minimum_size=1024, gzip_compress_level=5),
+        # An event stream must reach the client event by event, never held in a compressor's buffer.
+        compression_config=CompressionConfig(
+            backend="gzip", minimum_size=1024, gzip_compress_level=5, exclude=["/stream/"]
+        ),
         cors_config=CORSConfig(
             allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "POST"],
-            allow_headers=["X-API-Key", "Authorization", "If-None-Match"],
+            allow_headers=["X-API-Key", "Authorization", "If-None-Match", "Last-Event-ID"],
             expose_headers=["ETag", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"],
             max_age=600,
         )
