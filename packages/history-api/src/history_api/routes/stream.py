@@ -32,13 +32,13 @@ Tickers = Annotated[
     ),
 ]
 LastEventId = Annotated[
-    str | None,
+    str,
     HeaderParameter(
         name="Last-Event-ID",
         description="The id of the last event received (EventSource sends it on reconnect): the bars at or "
-        "after that ts are sent first.",
+        "after that ts are sent first. Empty, as the SSE spec says, means none.",
         # 13 digits at most: every such number is a valid unix-ms ts (MAX_TS_MS).
-        pattern=r"^[0-9]{1,13}$",
+        pattern=r"^[0-9]{0,13}$",
         required=False,
     ),
 ]
@@ -98,10 +98,10 @@ async def stream_latest(  # noqa: PLR0913  # the stream's query, its header and 
     settings: NamedDependency[Settings],
     tickers: Tickers,
     tf: Tf,
-    last_event_id: LastEventId = None,
+    last_event_id: LastEventId = "",
 ) -> ServerSentEvent:
     wanted = _tickers(tickers)
-    since = int(last_event_id) if last_event_id is not None else None
+    since = int(last_event_id) if last_event_id else None
     try:
         sub = live.subscribe(request.user.key_id, wanted, tf)
     except TooManyStreams:
