@@ -173,3 +173,9 @@ def test_bad_requests_are_clear_400s(
 
 def test_a_stream_needs_a_key(stream_api: LiveApi) -> None:
     assert httpx.get(stream_api.url + "/stream/latest?tickers=VCB&tf=1d").status_code == 401
+
+
+def test_an_empty_last_event_id_replays_nothing(stream_api: LiveApi) -> None:
+    # The SSE spec's reset: a client whose last event had no id sends it empty.
+    with stream(stream_api, **{"Last-Event-ID": ""}) as events:
+        assert events.next().get("comment") == "heartbeat"
