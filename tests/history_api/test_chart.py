@@ -6,15 +6,18 @@ import contextlib
 import itertools
 import time
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg2
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.history_api.conftest import KEY, RAW_DAYS, ApiDatabase, LiveApi
+from vietmarket_core.market import daily_bar_ts
 
 pytestmark = pytest.mark.browser
 
@@ -271,3 +274,72 @@ def test_chart_without_token_shows_the_error_and_fetches_nothing(page: Page, liv
     assert watch.paths("/candles") == [] and watch.paths("/symbols") == [], [r.url for r in watch.requests]
     assert watch.page_errors == [], watch.page_errors
     assert watch.console_errors == [], watch.console_errors
+
+
+PURPLE = [128, 0, 128]  # a news mark of a confident link (>= 0.8), "purple"
+
+
+def test_chart_draws_the_news_marks(page: Page, live_api: LiveApi) -> None:
+    _, chart_url = issue_token(live_api)
+    watch = PageWatch(page)
+    page.goto(live_api.url + chart_url, wait_until="load")
+    page.wait_for_function("() => window.__chartState.newsMarkers.length > 0", timeout=WAIT_MS)
+    state = chart_state(page)
+    news = httpx.get(
+        live_api.url + "/udf/marks",
+        params={"symbol": "VCB", "resolution": "D", "from": 0, "to": 2_000_000_000},
+        headers={"X-API-Key": KEY},
+        timeout=30,
+    ).json()
+    assert [m["id"] for m in state["news"]] == [m["id"] for m in news] and len(news) == 13
+    # The seed's 13 VCB articles were all published on Vietnam's 13 February: one marker under that bar.
+    assert state["newsMarkers"] == [
+        {"id": "news:" + news[0]["id"], "time": news[0]["time"], "text": "N×13", "color": "purple"}
+    ]
+    assert news[0]["time"] * 1000 == state["times"][-1]
+    page.mouse.move(0, 0)
+    purple = page.evaluate(_COLOUR_PIXELS_JS, PURPLE)
+    assert purple > 20, f"the news marker is not drawn ({purple} purple pixels)"
+    assert watch.page_errors == [] and watch.console_errors == []
+
+
+def test_a_bar_written_to_the_database_appears_on_the_open_chart_within_two_seconds(
+    page: Page, live_api: LiveApi, api_db: ApiDatabase
+) -> None:
+    _, chart_url = issue_token(live_api)
+    watch = PageWatch(page)
+    page.goto(live_api.url + chart_url, wait_until="load")
+    page.wait_for_function(
+        "() => window.__chartState.pagesLoaded >= 1 && window.__chartState.live.connected", timeout=WAIT_MS
+    )
+    # On connecting, the stream replays the newest loaded bar (its Last-Event-ID) and anything newer.
+    page.wait_for_function("() => window.__chartState.live.bars >= 1", timeout=WAIT_MS)
+    before = chart_state(page)
+    assert before["live"]["last"]["ts"] == before["times"][-1] == max(api_db.daily_ts)
+
+    ts = daily_bar_ts(date(2026, 3, 2))
+    conn = psycopg2.connect(api_db.admin_dsn)
+    try:
+        for close in (70.5, 71.25):
+            with conn, conn.cursor() as cur:
+                cur.execute(
+                    "INSERT INTO candles_1d (ticker, tf, ts, o, h, l, c, v, source) "
+                    "VALUES ('VCB', '1d', %s, 70, 72, 69, %s, 4321, 'vci') "
+                    "ON CONFLICT (ticker, tf, ts) DO UPDATE SET c = excluded.c",
+                    (ts, close),
+                )
+            written = time.monotonic()
+            page.wait_for_function(
+                f"() => (window.__chartState.live.last || {{}}).ts === {ts} "
+                f"&& window.__chartState.live.last.c === {close}",
+                timeout=2_000,
+            )
+            assert time.monotonic() - written < 2.0
+        state = chart_state(page)
+        assert state["times"][-1] == ts and len(state["times"]) == len(before["times"]) + 1, "appended, then revised"
+        assert state["live"]["last"] == {"ts": ts, "o": 70, "h": 72, "l": 69, "c": 71.25, "v": 4321}
+        assert state["errors"] == [] and watch.page_errors == [] and watch.console_errors == []
+    finally:
+        with conn, conn.cursor() as cur:
+            cur.execute("DELETE FROM candles_1d WHERE ticker = 'VCB' AND ts = %s", (ts,))
+        conn.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -13,18 +14,31 @@ from tests.history_api.conftest import KEY, LiveApi
 # through its Python API: one Hypothesis run per operation, every failure reported together.
 
 
+STREAM = "/stream/latest"
+NEW_OPERATIONS = ("/udf/marks", STREAM)
+
+
 def operations(live_api: LiveApi) -> list[schemathesis.APIOperation]:
     schema = schemathesis.openapi.from_url(live_api.url + "/schema/openapi.json")
     return [result.ok() for result in schema.get_all_operations()]
 
 
+def call(case: schemathesis.Case, base_url: str, **kwargs: Any) -> schemathesis.Response:
+    """/stream/latest's 200 never ends: schemathesis reads an event stream until it goes quiet for the
+    read timeout, so the stream is read for 0.2 s (its first event comes at once) and checked like any
+    answer; no operation is excluded."""
+    if case.path == STREAM:
+        kwargs["timeout"] = (5, 0.2)
+    return case.call(base_url=base_url, **kwargs)
+
+
 def fuzz(
-    live_api: LiveApi, examples: int, check: Callable[[schemathesis.Case], None], paths: tuple[str, ...] = ()
+    live_api: LiveApi, examples: int, check: Callable[[schemathesis.Case], None], only: tuple[str, ...] = ()
 ) -> list[str]:
-    """Every failure of `check` over each operation (of `paths` only, when given)."""
+    """Every failure of `check` over each operation (of `only` those, when given)."""
     failures: list[str] = []
     for operation in operations(live_api):
-        if paths and operation.path not in paths:
+        if only and operation.path not in only:
             continue
 
         @given(case=operation.as_strategy())
@@ -44,15 +58,31 @@ def test_every_operation_honours_its_schema(live_api: LiveApi) -> None:
         # Every default check: no server error, documented status codes, content types and bodies.
         # A news cursor is opaque: a string the schema allows may still not be one the API issued.
         excluded = [schemathesis.checks.positive_data_acceptance] if case.path.startswith("/news/") else []
-        case.call_and_validate(base_url=live_api.url, headers={"X-API-Key": KEY}, excluded_checks=excluded)
+        response = call(case, live_api.url, headers={"X-API-Key": KEY})
+        case.validate_response(response, excluded_checks=excluded)
 
     failures = fuzz(live_api, 40, check)
     assert not failures, "\n\n".join(failures)
 
 
+def test_the_marks_and_the_stream_take_a_thousand_cases_without_a_server_error(live_api: LiveApi) -> None:
+    calls: dict[str, int] = dict.fromkeys(NEW_OPERATIONS, 0)
+
+    def check(case: schemathesis.Case) -> None:
+        calls[case.path] += 1
+        response = call(case, live_api.url, headers={"X-API-Key": KEY})
+        case.validate_response(response)
+        if response.status_code == 200 and case.path == STREAM:
+            assert response.text.startswith(": connected"), response.text
+
+    failures = fuzz(live_api, 500, check, only=NEW_OPERATIONS)
+    assert not failures, "\n\n".join(failures)
+    assert sum(calls.values()) >= 1000 and all(n >= 400 for n in calls.values()), calls
+
+
 def test_without_a_key_nothing_leaks_and_nothing_breaks(live_api: LiveApi) -> None:
     def check(case: schemathesis.Case) -> None:
-        response = case.call(base_url=live_api.url)
+        response = call(case, live_api.url)
         assert response.status_code < 500, response.text
         if case.path not in ("/healthz", "/chart"):
             assert response.status_code == 401, (case.path, response.status_code, response.text)

@@ -162,8 +162,12 @@ def test_migration_0003_brings_a_0002_database_to_the_fresh_catalog(
             conn.close()
             assert fingerprint_of(dsn) == fresh
         report = migrate(dsn)
-        # The stripped schema already held 0004's section; the runner records both.
-        assert report.applied == ["0003_prices_and_corporate_actions.sql", "0004_trading_calendar.sql"]
+        # The stripped schema already held the later sections; the runner records them all.
+        assert report.applied == [
+            "0003_prices_and_corporate_actions.sql",
+            "0004_trading_calendar.sql",
+            "0006_candles_latest_notify.sql",
+        ]
         assert fingerprint_of(dsn) == fresh
     finally:
         drop_database(admin_url, name)
@@ -201,7 +205,46 @@ def test_migration_0004_brings_a_0003_database_to_the_fresh_catalog(
                 cur.execute(migration)
             conn.close()
             assert fingerprint_of(dsn) == fresh
-        assert migrate(dsn).applied == ["0004_trading_calendar.sql"]
+        assert migrate(dsn).applied == ["0004_trading_calendar.sql", "0006_candles_latest_notify.sql"]
+        assert fingerprint_of(dsn) == fresh
+    finally:
+        drop_database(admin_url, name)
+
+
+NOTIFY_MIGRATION = schema_dir() / "migrations" / "0006_candles_latest_notify.sql"
+
+
+def test_migration_0006_adds_the_notify_trigger_to_a_0004_database(
+    admin_url: str, db: MigratedDatabase, tmp_path: Path
+) -> None:
+    schema = (schema_dir() / "schema.sql").read_text()
+    migration = NOTIFY_MIGRATION.read_text()
+    assert migration in schema, "schema.sql carries 0006 verbatim"
+    (tmp_path / "migrations").mkdir()
+    (tmp_path / "schema.sql").write_text(schema.replace(migration, ""))
+    # The runner takes versions in order and needs no contiguous numbers: 0006 follows 0004 here.
+    earlier = sorted(p.name for p in (schema_dir() / "migrations").glob("*.sql") if p.name < "0006")
+    for name in earlier:
+        shutil.copy(schema_dir() / "migrations" / name, tmp_path / "migrations" / name)
+    name = "vm_test_from_0004"
+    drop_database(admin_url, name)
+    create_database(admin_url, name)
+    dsn = with_database(admin_url, name)
+    try:
+        assert migrate(dsn, tmp_path).applied == earlier
+        fresh = fingerprint(db)
+        conn = psycopg2.connect(dsn)
+        with conn, conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'candles_latest_notify%'")
+            assert cur.fetchone() == (0,)
+        conn.close()
+        for _ in range(2):
+            conn = psycopg2.connect(dsn)
+            with conn, conn.cursor() as cur:
+                cur.execute(migration)
+            conn.close()
+            assert fingerprint_of(dsn) == fresh
+        assert migrate(dsn).applied == ["0006_candles_latest_notify.sql"]
         assert fingerprint_of(dsn) == fresh
     finally:
         drop_database(admin_url, name)

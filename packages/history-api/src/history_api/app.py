@@ -19,6 +19,7 @@ from history_api.auth import PUBLIC_PATHS, ApiKeyMiddleware, KeyRing, RateLimitM
 from history_api.bulk_limits import BulkLimits
 from history_api.db import Database
 from history_api.errors import EXCEPTION_HANDLERS
+from history_api.live import LiveBars
 from history_api.request_limits import QueryStringLimit
 from history_api.routes.bulk import candles_bulk, export
 from history_api.routes.candles import candles, latest
@@ -27,10 +28,12 @@ from history_api.routes.corporate_actions import corporate_actions_by_ticker, co
 from history_api.routes.health import healthz
 from history_api.routes.movers import top_movers
 from history_api.routes.news import news_by_ticker, news_latest
+from history_api.routes.stream import stream_latest
 from history_api.routes.symbols import symbols
 from history_api.routes.udf import (
     udf_config,
     udf_history,
+    udf_marks,
     udf_search,
     udf_symbols,
     udf_time,
@@ -43,17 +46,23 @@ API_VERSION = "1.0.0"
 
 def create_app(settings: Settings) -> Litestar:
     db = Database(settings)
+    live = LiveBars(settings, db)
 
     @asynccontextmanager
     async def pool_lifespan(_: Litestar) -> AsyncIterator[None]:
         await db.open()
+        await live.start()
         try:
             yield
         finally:
+            await live.stop()
             await db.close()
 
     def provide_db() -> Database:
         return db
+
+    def provide_live() -> LiveBars:
+        return live
 
     def provide_settings() -> Settings:
         return settings
@@ -78,7 +87,8 @@ def create_app(settings: Settings) -> Litestar:
                     *(candles, latest, top_movers, symbols, news_latest, news_by_ticker, chart_token),
                     *(corporate_actions_latest, corporate_actions_by_ticker),
                     *(candles_bulk, export),
-                    *(udf_config, udf_symbols, udf_search, udf_history, udf_time, udf_timescale_marks),
+                    *(udf_config, udf_symbols, udf_search, udf_history, udf_time, udf_timescale_marks, udf_marks),
+                    stream_latest,
                 ],
                 security=[{"apiKey": []}, {"chartToken": []}],
             ),
@@ -89,6 +99,7 @@ def create_app(settings: Settings) -> Litestar:
             "db": Provide(provide_db, sync_to_thread=False),
             "settings": Provide(provide_settings, sync_to_thread=False),
             "bulk_limits": Provide(provide_bulk_limits, sync_to_thread=False),
+            "live": Provide(provide_live, sync_to_thread=False),
         },
         middleware=[
             DefineMiddleware(QueryStringLimit, max_bytes=settings.max_query_string_bytes),
@@ -100,11 +111,14 @@ def create_app(settings: Settings) -> Litestar:
             ),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
-        compression_config=CompressionConfig(backend="gzip", minimum_size=1024, gzip_compress_level=5),
+        # An event stream must reach the client event by event, never held in a compressor's buffer.
+        compression_config=CompressionConfig(
+            backend="gzip", minimum_size=1024, gzip_compress_level=5, exclude=["/stream/"]
+        ),
         cors_config=CORSConfig(
             allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "POST"],
-            allow_headers=["X-API-Key", "Authorization", "If-None-Match"],
+            allow_headers=["X-API-Key", "Authorization", "If-None-Match", "Last-Event-ID"],
             expose_headers=["ETag", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"],
             max_age=600,
         )

@@ -332,6 +332,22 @@ class TickerActionsPageWire(msgspec.Struct):
     nextCursor: ActionsCursor | None
 
 
+class UdfMark(msgspec.Struct):
+    """A news article on a ticker's chart: UDF's mark fields, plus the article's own title, URL and link."""
+
+    id: str
+    time: int
+    color: str
+    text: str
+    label: str
+    labelFontColor: str  # UDF's field name
+    minSize: int  # UDF's field name
+    title: str
+    url: str
+    published_at: str
+    confidence: float
+
+
 class UdfTimescaleMark(msgspec.Struct):
     """A mark on the chart's time axis: time in unix seconds, a one-letter label, tooltip lines."""
 

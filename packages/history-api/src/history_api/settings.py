@@ -49,6 +49,9 @@ class Settings:
     max_query_string_bytes: int = 2_048
     token_secret: bytes = field(default=b"", repr=False)
     access_log: bool = True
+    # GET /stream/latest: open streams per key in each worker, and the heartbeat that keeps proxies from closing them.
+    stream_max_per_key: int = 8
+    stream_heartbeat_s: int = 15
     log_level: str = "INFO"
     # Bulk reads and exports: a tighter per-key limit each (beside rate_limit), and their cost caps.
     bulk_rate_limit: str = "600/minute"
@@ -208,6 +211,8 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
     EnvVar("HISTORY_API_CHART_TOKEN_TTL_S", "chart_token_ttl_s", _int_in(30, 86_400)),
     EnvVar("HISTORY_API_TOKEN_SECRET", "token_secret", _secret),
     EnvVar("HISTORY_API_ACCESS_LOG", "access_log", _switch),
+    EnvVar("HISTORY_API_STREAM_MAX_PER_KEY", "stream_max_per_key", _int_in(1, 1000)),
+    EnvVar("HISTORY_API_STREAM_HEARTBEAT_S", "stream_heartbeat_s", _int_in(1, 300)),
     EnvVar("LOG_LEVEL", "log_level", _log_level),
     EnvVar("HISTORY_API_BULK_RATE_LIMIT", "bulk_rate_limit", _text),
     EnvVar("HISTORY_API_EXPORT_RATE_LIMIT", "export_rate_limit", _text),

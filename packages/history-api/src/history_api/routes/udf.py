@@ -16,7 +16,15 @@ from litestar.params import QueryParameter
 from history_api.adjustment import basis_sql
 from history_api.db import Database
 from history_api.errors import BAD_REQUEST, DATA_RESPONSES, PROTECTED
-from history_api.models import UdfConfig, UdfError, UdfHistory, UdfSearchResult, UdfSymbol, UdfTimescaleMark
+from history_api.models import (
+    UdfConfig,
+    UdfError,
+    UdfHistory,
+    UdfMark,
+    UdfSearchResult,
+    UdfSymbol,
+    UdfTimescaleMark,
+)
 from history_api.params import AdjustmentParam, limit_param, ticker_of
 from vietmarket_core.market import EXCHANGES, Timeframe
 from vietmarket_core.sqlfiles import load_sql
@@ -58,6 +66,9 @@ _BUCKETED_SQL = basis_sql("sql/candles_bucketed.sql")
 _SYMBOL_SQL = load_sql("history_api", "sql/symbol.sql")
 _SEARCH_SQL = load_sql("history_api", "sql/symbol_search.sql")
 _MARKS_SQL = load_sql("history_api", "sql/timescale_marks.sql")
+_NEWS_MARKS_SQL = load_sql("history_api", "sql/news_marks.sql")
+# A chart asks for everything from 0; the newest articles are the ones worth a mark.
+MAX_NEWS_MARKS: Final = 500
 # An intraday chart puts an ex-date's mark on the date's first bar, 09:00 ICT = 02:00 UTC.
 SESSION_OPEN_S: Final = 2 * 3600
 
@@ -73,7 +84,7 @@ async def udf_config() -> UdfConfig:
         supported_resolutions=SUPPORTED_RESOLUTIONS,
         supports_search=True,
         supports_group_request=False,
-        supports_marks=False,
+        supports_marks=True,
         supports_timescale_marks=True,
         supports_time=True,
         exchanges=[{"value": "", "name": "All", "desc": ""}] + [{"value": e, "name": e, "desc": e} for e in EXCHANGES],
@@ -236,6 +247,33 @@ async def udf_timescale_marks(
 ) -> Response[bytes]:
     offset = SESSION_OPEN_S if resolution in INTRADAY else 0
     marks = await db.fetchrow(_MARKS_SQL, _symbol_name(symbol), from_, to, offset)
+    assert marks is not None  # an aggregate always returns its one row
+    return Response(marks[0].encode(), media_type=MediaType.JSON)
+
+
+@get(
+    "/udf/marks",
+    summary="UDF marks: the news articles linked to the ticker, on its bars",
+    description="One mark per linked article (of the newest 500 in range) with from <= time < to (unix s), "
+    "ascending. time is the publication instant for 15 and 60, and for D, W and M the daily bar time "
+    "(00:00 UTC) of the Vietnam date it was published on. color by the link's confidence: purple >= 0.8, "
+    "teal >= 0.5, silver below. text is the title, the ICT publication time and the URL; title, url, "
+    "published_at (ISO 8601 UTC) and confidence are also given on their own.",
+    responses={
+        200: ResponseSpec(list[UdfMark], description="Marks, ascending by time."),
+        **DATA_RESPONSES,
+    },
+    tags=["udf"],
+)
+async def udf_marks(
+    db: NamedDependency[Database],
+    symbol: UdfSymbolName,
+    from_: Annotated[int, QueryParameter(name="from", description="Inclusive, unix s.", ge=0, le=MAX_SECONDS)],
+    to: Annotated[int, QueryParameter(description="Exclusive, unix s.", ge=0, le=MAX_SECONDS)],
+    resolution: Annotated[Resolution, QueryParameter(description="The chart's resolution, as for /udf/history.")],
+) -> Response[bytes]:
+    daily = resolution not in INTRADAY
+    marks = await db.fetchrow(_NEWS_MARKS_SQL, _symbol_name(symbol), from_, to, daily, MAX_NEWS_MARKS)
     assert marks is not None  # an aggregate always returns its one row
     return Response(marks[0].encode(), media_type=MediaType.JSON)
 
