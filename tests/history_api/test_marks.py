@@ -15,15 +15,17 @@ from vietmarket_core.market import VN_TZ, daily_bar_ts
 Client = TestClient  # type: ignore[type-arg]
 
 # VCG's news, linked only in this module (and removed after it): an evening article whose Vietnam
-# date is a day after its UTC date, one per confidence band, one failed fetch and one undated.
+# date is a day after its UTC date, one per confidence band, one failed fetch, one undated and one
+# dated page not yet fetched (marks list fetched articles only, as /news/* does).
 EVENING = datetime(2026, 2, 12, 18, 30, tzinfo=UTC)  # 01:30 ICT on 13 February
 MORNING = datetime(2026, 2, 12, 2, 15, tzinfo=UTC)  # 09:15 ICT on 12 February
 ARTICLES = [
     ("https://vietstock.vn/marks/vcg-evening.htm", "VCG trúng thầu", EVENING, "fetched", 0.95),
-    ("https://vietstock.vn/marks/vcg-morning.htm", "VCG họp cổ đông", MORNING, "pending", 0.6),
+    ("https://vietstock.vn/marks/vcg-morning.htm", "VCG họp cổ đông", MORNING, "fetched", 0.6),
     ("https://vietstock.vn/marks/vcg-low.htm", "Ngành xây dựng", datetime(2025, 6, 3, 7, tzinfo=UTC), "fetched", 0.3),
     ("https://vietstock.vn/marks/vcg-failed.htm", "Hỏng", datetime(2025, 6, 4, 7, tzinfo=UTC), "failed", 0.9),
-    ("https://vietstock.vn/marks/vcg-undated.htm", "Chưa có ngày", None, "pending", 0.9),
+    ("https://vietstock.vn/marks/vcg-undated.htm", "Chưa có ngày", None, "fetched", 0.9),
+    ("https://vietstock.vn/marks/vcg-unread.htm", "Chưa đọc", datetime(2025, 6, 5, 7, tzinfo=UTC), "pending", 0.9),
 ]
 ALL = {"symbol": "HOSE:VCG", "resolution": "D", "from": 0, "to": 2_000_000_000}
 
@@ -55,7 +57,7 @@ def test_daily_marks_sit_on_the_vietnam_date_bar_with_title_time_and_url(client:
     res = client.get("/udf/marks", params=ALL)
     assert res.status_code == 200, res.text
     marks = res.json()
-    # Failed and undated articles get no mark; ascending by time.
+    # Failed, undated and unread articles get no mark; ascending by time.
     assert [m["url"] for m in marks] == [a[0] for a in ARTICLES[2::-1]]
     low, morning, evening = marks
     assert evening["time"] == daily_bar_ts(EVENING.astimezone(VN_TZ).date()) // 1000  # the 13th, not the 12th

@@ -57,6 +57,10 @@ UdfSymbolName = Annotated[
 ]
 DAY_MS: Final = 86_400_000
 MAX_SECONDS: Final = 9_999_999_999
+# The query of both marks routes: the range of the visible chart and its resolution.
+MarksFrom = Annotated[int, QueryParameter(name="from", description="Inclusive, unix s.", ge=0, le=MAX_SECONDS)]
+MarksTo = Annotated[int, QueryParameter(description="Exclusive, unix s.", ge=0, le=MAX_SECONDS)]
+MarksResolution = Annotated[Resolution, QueryParameter(description="The chart's resolution, as for /udf/history.")]
 
 
 _RANGE_SQL = basis_sql("sql/candles_range.sql")
@@ -241,9 +245,9 @@ async def udf_history(  # noqa: PLR0913
 async def udf_timescale_marks(
     db: NamedDependency[Database],
     symbol: UdfSymbolName,
-    from_: Annotated[int, QueryParameter(name="from", description="Inclusive, unix s.", ge=0, le=MAX_SECONDS)],
-    to: Annotated[int, QueryParameter(description="Exclusive, unix s.", ge=0, le=MAX_SECONDS)],
-    resolution: Annotated[Resolution, QueryParameter(description="The chart's resolution, as for /udf/history.")],
+    from_: MarksFrom,
+    to: MarksTo,
+    resolution: MarksResolution,
 ) -> Response[bytes]:
     offset = SESSION_OPEN_S if resolution in INTRADAY else 0
     marks = await db.fetchrow(_MARKS_SQL, _symbol_name(symbol), from_, to, offset)
@@ -268,9 +272,9 @@ async def udf_timescale_marks(
 async def udf_marks(
     db: NamedDependency[Database],
     symbol: UdfSymbolName,
-    from_: Annotated[int, QueryParameter(name="from", description="Inclusive, unix s.", ge=0, le=MAX_SECONDS)],
-    to: Annotated[int, QueryParameter(description="Exclusive, unix s.", ge=0, le=MAX_SECONDS)],
-    resolution: Annotated[Resolution, QueryParameter(description="The chart's resolution, as for /udf/history.")],
+    from_: MarksFrom,
+    to: MarksTo,
+    resolution: MarksResolution,
 ) -> Response[bytes]:
     daily = resolution not in INTRADAY
     marks = await db.fetchrow(_NEWS_MARKS_SQL, _symbol_name(symbol), from_, to, daily, MAX_NEWS_MARKS)

@@ -1,8 +1,9 @@
 -- UDF marks: the articles linked to ticker $1 whose mark time, in unix seconds, is in [$2, $3),
 -- the $5 newest of them, ascending.  A mark's time is the publication instant for intraday charts
 -- ($4 = false) and, for daily ones ($4 = true), 00:00 UTC of the Vietnam date it was published on:
--- the 1d bar time of that session, so an evening article sits on its own day's bar.  Failed
--- fetches are left out (their URL may be dead).  colour by link confidence: >= 0.8 high, >= 0.5
+-- the 1d bar time of that session, so an evening article sits on its own day's bar.  Only fetched
+-- articles, as /news/* lists them: a pending page is unread, a failed one's URL may be dead.
+-- colour by link confidence: >= 0.8 high, >= 0.5
 -- medium, else low.  Compact ready JSON.
 WITH linked AS (
   SELECT a.url, a.title, a.published_at, s.confidence,
@@ -11,7 +12,7 @@ WITH linked AS (
               ELSE floor(extract(epoch FROM a.published_at))::bigint END AS time
   FROM article_symbols s
   JOIN articles a ON a.url = s.article_url
-  WHERE s.ticker = $1 AND a.published_at IS NOT NULL AND a.title IS NOT NULL AND a.fetch_status <> 'failed'
+  WHERE s.ticker = $1 AND a.published_at IS NOT NULL AND a.title IS NOT NULL AND a.fetch_status = 'fetched'
 ), chosen AS (
   SELECT * FROM linked
   WHERE time >= $2 AND time < $3
