@@ -194,14 +194,19 @@ def test_the_history_api_serves_these_articles(news_db: MigratedDatabase, sim: S
         while True:
             page = client.get("/news/latest", params={"limit": 25} | ({"cursor": cursor} if cursor else {})).json()
             seen += page["rows"]
-            cursor = page["nextCursor"]
+            # nextCursor is the old server's object; nextToken the same position, opaque.
+            cursor = page["nextToken"]
             if cursor is None:
                 break
-        stored = rows(news_db, "SELECT url FROM articles ORDER BY published_at DESC, url DESC")
+        stored = rows(
+            news_db, "SELECT url FROM articles WHERE fetch_status = 'fetched' ORDER BY published_at DESC, url DESC"
+        )
+        assert stored, "the run fetched its articles"
         assert [a["url"] for a in seen] == [u for (u,) in stored]
         ticker, n = rows(
             news_db,
-            "SELECT ticker, count(*) FROM article_symbols GROUP BY ticker ORDER BY count(*) DESC, ticker LIMIT 1",
+            "SELECT ticker, count(*) FROM article_symbols s JOIN articles a ON a.url = s.article_url "
+            "WHERE a.fetch_status = 'fetched' GROUP BY ticker ORDER BY count(*) DESC, ticker LIMIT 1",
         )[0]
         by_ticker = client.get("/news/by-ticker", params={"ticker": ticker, "limit": 200}).json()
         assert by_ticker["count"] == n and all(ticker in a["tickers"] for a in by_ticker["rows"])
