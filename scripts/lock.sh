@@ -15,6 +15,7 @@ locks_dir="${LOCKS_DIR:-$REPO_ROOT/locks}"
 SETS=(
   "pipelines --package vietmarket-pipelines --no-dev"
   "history-api --package history-api --no-dev"
+  "client --package vietmarket-client --no-dev"
   "dev --all-packages --group dev"
 )
 # To stdout, not -o: uv writes its command line into the header, and a path there would make the
@@ -35,7 +36,7 @@ if [[ -n "$check" ]]; then
     fi
   done
   [[ $stale -eq 0 ]] || die "stale lock files: run make lock and commit the result"
-  log "uv.lock and locks/{pipelines,history-api,dev}.txt are up to date"
+  log "uv.lock and locks/{pipelines,history-api,client,dev}.txt are up to date"
   exit 0
 fi
 
@@ -47,4 +48,4 @@ for set in "${SETS[@]}"; do
   export_set $flags >"$locks_dir/$name.txt.tmp" || die "uv export of locks/$name.txt failed"
   mv "$locks_dir/$name.txt.tmp" "$locks_dir/$name.txt"
 done
-log "uv.lock and locks/{pipelines,history-api,dev}.txt updated; commit them"
+log "uv.lock and locks/{pipelines,history-api,client,dev}.txt updated; commit them"

@@ -9,7 +9,7 @@ command -v "$python_bin" >/dev/null || die "no $python_bin on PATH; install Pyth
   || die "$python_bin is $("$python_bin" -V 2>&1); the project needs Python >= 3.11.5"
 
 lock="$REPO_ROOT/locks/dev.txt"
-projects=("$REPO_ROOT/packages/vietmarket-core" "$REPO_ROOT/packages/history-api" "$REPO_ROOT")
+projects=("$REPO_ROOT/packages/vietmarket-core" "$REPO_ROOT/packages/history-api" "$REPO_ROOT/packages/vietmarket-client" "$REPO_ROOT")
 stamp="$VENV/.vietmarket-lock.sha256"
 want=$(cat "$lock" "${projects[@]/%//pyproject.toml}" | sha256sum | cut -d' ' -f1)
 if [[ -x "$VENV/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
@@ -28,7 +28,7 @@ log "installing the hash-pinned set in locks/dev.txt"
 editables=()
 for p in "${projects[@]}"; do editables+=(-e "$p"); done
 "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps "${editables[@]}" >"$VENV/editable-install.log" 2>&1 \
-  || { tail -20 "$VENV/editable-install.log"; die "installing the three workspace packages in editable mode failed"; }
+  || { tail -20 "$VENV/editable-install.log"; die "installing the workspace packages in editable mode failed"; }
 "$VENV/bin/pip" check >"$VENV/pip-check.log" 2>&1 \
   || { cat "$VENV/pip-check.log"; die "the installed set is inconsistent; re-run make lock"; }
 echo "$want" >"$stamp"
