@@ -18,6 +18,7 @@ FIRST_PARTY = {
     "vietmarket_pipelines": canonicalize_name("vietmarket-pipelines"),
     "history_api": canonicalize_name("history-api"),
     "vietmarket_core": canonicalize_name("vietmarket-core"),
+    "vietmarket_client": canonicalize_name("vietmarket-client"),
 }
 LOCAL = {"tests", "benchmarks"}
 
@@ -40,16 +41,19 @@ def declared(project_dir: Path) -> set[NormalizedName]:
 PIPELINES = declared(REPO)
 HISTORY_API = declared(REPO / "packages" / "history-api")
 CORE = declared(REPO / "packages" / "vietmarket-core")
+CLIENT = declared(REPO / "packages" / "vietmarket-client")
 _groups = pyproject(REPO)["dependency-groups"]
 assert isinstance(_groups, dict)
-# The dev venv holds all three distributions and the dev group; tests, benchmarks and scripts run there.
-DEV = PIPELINES | HISTORY_API | CORE | names(_groups["dev"])
+# The dev venv holds all four distributions and the dev group; tests, benchmarks and scripts run there.
+DEV = PIPELINES | HISTORY_API | CORE | CLIENT | names(_groups["dev"])
 
 # Source root -> what its imports may come from.
 SCOPES = {
     "vietmarket_pipelines": PIPELINES | CORE,
     "packages/history-api/src": HISTORY_API | CORE,
     "packages/vietmarket-core/src": CORE,
+    # The client stands alone: not even vietmarket-core.
+    "packages/vietmarket-client/src": CLIENT,
     "tests": DEV,
     "benchmarks": DEV,
     "scripts": DEV,
@@ -99,5 +103,7 @@ def test_the_scan_sees_the_known_imports() -> None:
     assert {"litestar", "asyncpg", "vietmarket_core"} <= set().union(
         *(top_level_imports(p) for p in sources("packages/history-api/src"))
     )
+    client = set().union(*(top_level_imports(p) for p in sources("packages/vietmarket-client/src")))
+    assert {"httpx", "pandas", "pyarrow"} <= client and not client & {"history_api", "vietmarket_core", "dagster"}
     assert distributions_of("yaml") == {"pyyaml"}
     assert distributions_of("dagster") & SCOPES["packages/history-api/src"] == set()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 LOCK_SH = REPO / "scripts" / "lock.sh"
-SETS = ("pipelines", "history-api", "dev")
+SETS = ("pipelines", "history-api", "client", "dev")
 
 
 def check(locks_dir: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -39,11 +39,11 @@ def test_a_stale_lock_fails_the_check(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "locks/history-api.txt is not the export of uv.lock" in result.stderr
     assert "-litestar==" not in result.stderr and "+litestar==" in result.stderr
-    for name in ("pipelines", "dev"):
+    for name in ("pipelines", "client", "dev"):
         assert f"locks/{name}.txt is not" not in result.stderr
 
 
-def test_every_pin_is_hashed_and_the_api_set_holds_no_pipeline_or_dev_tool() -> None:
+def test_every_pin_is_hashed_and_each_set_holds_only_its_own() -> None:
     for name in SETS:
         text = (REPO / "locks" / f"{name}.txt").read_text(encoding="utf-8")
         pins = [line for line in text.splitlines() if line and not line[0].isspace() and not line.startswith("#")]
@@ -56,3 +56,8 @@ def test_every_pin_is_hashed_and_the_api_set_holds_no_pipeline_or_dev_tool() -> 
     pipelines = (REPO / "locks" / "pipelines.txt").read_text(encoding="utf-8")
     for absent in ("litestar", "asyncpg", "pytest", "mypy", "playwright", "ruff"):
         assert f"\n{absent}==" not in pipelines, f"{absent} is in the pipelines' set"
+    client = (REPO / "locks" / "client.txt").read_text(encoding="utf-8")
+    for absent in ("dagster", "litestar", "asyncpg", "uvicorn", "psycopg2-binary", "pytest", "mypy", "ruff"):
+        assert f"\n{absent}==" not in client, f"{absent} is in the client's set"
+    for present in ("httpx", "pandas", "pyarrow"):
+        assert f"\n{present}==" in client, f"{present} is missing from the client's set"

@@ -131,6 +131,7 @@ class Client:
         while True:
             page = self._get("/candles/bulk", params).json()
             rows.extend(page["rows"])
+            log.debug("GET /candles/bulk: %s %s page of %d bars", ticker, tf, page["count"])
             if page["nextCursor"] is None:
                 return frames.from_rows(rows, tf, with_ticker=False)
             params["cursor"] = page["nextCursor"]
