@@ -57,7 +57,7 @@ def test_a_429_waits_what_retry_after_says_then_succeeds(tight_api: LiveApi, cap
     assert waits and all(m.group(5) is not None for m in waits), [m.group(0) for m in waits]
     assert all(float(m.group(3)) == float(m.group(5)) >= 1 for m in waits)
     assert elapsed >= sum(float(m.group(3)) for m in waits)
-    assert "429" in caplog.text
+    assert "GET /candles/bulk: 429 rate_limited; retry 1/5" in caplog.text
 
 
 def test_no_retries_left_raises_rate_limited(tight_api: LiveApi, caplog: pytest.LogCaptureFixture) -> None:
@@ -114,7 +114,7 @@ def test_503_db_unreachable_is_retried_then_raised(tmp_path: Path, caplog: pytes
     waits = retries(caplog)
     # The service says Retry-After: 5; max_wait caps each wait at 0.5 s.
     assert [(float(m.group(3)), m.group(5)) for m in waits] == [(0.5, "5"), (0.5, "5")]
-    assert elapsed >= 1.0
+    assert "GET /candles/bulk: 503 db_unreachable; retry 2/2 in 0.50 s" in caplog.text and elapsed >= 1.0
 
 
 def test_no_answer_backs_off_then_raises_transport_error(caplog: pytest.LogCaptureFixture) -> None:

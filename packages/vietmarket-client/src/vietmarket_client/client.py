@@ -174,7 +174,11 @@ class Client:
         return frames.from_arrow(pq.read_table(io.BytesIO(response.content)), tf)
 
     def _get(self, endpoint: str, params: dict[str, str]) -> httpx.Response:
-        """One GET, retried as the class docstring says; the response of a 2xx or 3xx, else the error raised."""
+        """One GET, retried as the class docstring says: a 2xx response, else the error raised.
+
+        Redirects are not followed (httpx's default): the X-API-Key header would go with them, to
+        wherever they point; a 3xx is an ApiError naming its status.
+        """
         attempt = 0
         while True:
             attempt += 1
@@ -183,14 +187,14 @@ class Client:
             except httpx.TransportError as exc:
                 if attempt > self.max_retries:
                     raise TransportError(endpoint, attempt, exc) from exc
-                self._pause(endpoint, attempt, f"{type(exc).__name__}", None)
+                self._pause(endpoint, attempt, type(exc).__name__, None)
                 continue
-            if response.status_code < 400:
+            if response.is_success:
                 return response
-            if response.status_code in RETRIED_STATUSES and attempt <= self.max_retries:
-                self._pause(endpoint, attempt, str(response.status_code), retry_after(response))
-                continue
-            raise error_of(response, endpoint, params, attempt)
+            error = error_of(response, endpoint, params, attempt)
+            if response.status_code not in RETRIED_STATUSES or attempt > self.max_retries:
+                raise error
+            self._pause(endpoint, attempt, f"{error.status} {error.code}", retry_after(response))
 
     def _pause(self, endpoint: str, attempt: int, why: str, advised: float | None) -> None:
         if advised is not None:
