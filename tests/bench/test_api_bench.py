@@ -19,6 +19,7 @@ def test_api_benchmark_runs_at_ci_size(admin_url: str, capsys: pytest.CaptureFix
         [
             "--tickers", "20", "--daily-years", "3", "--seconds", "2", "--connections", "16", "--workers", "1",
             "--port", str(free_port()), "--database", f"vm_bench_api_ci_{os.getpid()}", "--json", str(out_file),
+            "--open-loop-seconds", "2",
         ]
     )  # fmt: skip
     results = run(args)
@@ -33,6 +34,11 @@ def test_api_benchmark_runs_at_ci_size(admin_url: str, capsys: pytest.CaptureFix
     # Correctness under load, independent of timing: every request answered a full page.
     assert floor["errors"] == 0 and api["errors"] == 0
     assert floor["requests"] > 0 and api["requests"] > 0
+    # The open loop ran at each share of the floor, answered every request, and kept its stages.
+    assert [o["share_of_floor"] for o in figures["open_loop"]] == [0.25, 0.5, 0.75]
+    assert all(o["errors"] == 0 and o["requests"] > 0 for o in figures["open_loop"])
+    assert "open-loop p99 at 50 % of the floor" in printed
+    assert any("slowest 1%" in line and "acquire" in line and "query" in line for line in figures["diagnosis"])
 
 
 def test_wrk_output_is_parsed_including_errors() -> None:

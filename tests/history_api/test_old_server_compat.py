@@ -302,6 +302,42 @@ def test_a_bad_limit_in_the_key_file_names_its_line(tmp_path: Path) -> None:
         Settings.from_env({"HISTORY_API_PG_URL": "postgresql://r@db/v", "HISTORY_API_KEYS_FILE": str(keys)})
 
 
+def test_bulk_and_export_limits_are_per_key_from_the_key_file(api_db: ApiDatabase, tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    public_line = f"{OTHER_KEY} 100/minute bulk=2/minute export=1/hour"
+    keys.write_text(f"{KEY}\n# a public key: its own bulk and export windows\n{public_line}\n")
+    settings = Settings.from_env({"HISTORY_API_PG_URL": api_db.reader_dsn, "HISTORY_API_KEYS_FILE": str(keys)})
+    bulk = {"tickers": "VCB", "tf": "1d", "limit": 1}
+    export = {"tf": "1d", "from": api_db.daily_ts[-5], "to": api_db.daily_ts[-1] + 1, "tickers": "VCB"}
+    with TestClient(create_app(settings)) as c:
+        public = {"X-API-Key": OTHER_KEY}
+        assert [c.get("/candles/bulk", params=bulk, headers=public).status_code for _ in range(3)] == [200, 200, 429]
+        refused = c.get("/candles/bulk", params=bulk, headers=public).json()
+        assert refused["error"] == "rate_limited" and "2 per 1 minute" in refused["detail"]
+        assert "bulk= in the key file" in refused["detail"]
+        assert [c.get("/export", params=export, headers=public).status_code for _ in range(2)] == [200, 429]
+        assert "export= in the key file" in c.get("/export", params=export, headers=public).json()["detail"]
+        # The other key keeps the defaults of HISTORY_API_BULK_RATE_LIMIT and HISTORY_API_EXPORT_RATE_LIMIT.
+        proxy = {"X-API-Key": KEY}
+        assert {c.get("/candles/bulk", params=bulk, headers=proxy).status_code for _ in range(5)} == {200}
+        assert {c.get("/export", params=export, headers=proxy).status_code for _ in range(3)} == {200}
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("bulk=many", "'many' is not a rate limit"),
+        ("bulks=2/minute", "'bulks' is not a limit name"),
+        ("1/second 2/second", "expected '<key> [<limit>] [bulk=<limit>] [export=<limit>]'"),
+    ],
+)
+def test_a_bad_route_limit_in_the_key_file_names_its_line(tmp_path: Path, line: str, message: str) -> None:
+    keys = tmp_path / "keys"
+    keys.write_text(f"{KEY}\n{OTHER_KEY} {line}\n")
+    with pytest.raises(ValueError, match="line 2: " + re.escape(message)):
+        Settings.from_env({"HISTORY_API_PG_URL": "postgresql://r@db/v", "HISTORY_API_KEYS_FILE": str(keys)})
+
+
 # OpenAPI
 
 

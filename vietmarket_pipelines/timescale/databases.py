@@ -23,6 +23,16 @@ def _on_server(admin_url: str, statement: sql.Composable) -> None:
         conn.close()
 
 
+def database_exists(admin_url: str, dbname: str) -> bool:
+    conn = psycopg2.connect(with_database(admin_url, "postgres"))
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,))
+            return cur.fetchone() is not None
+    finally:
+        conn.close()
+
+
 def drop_database(admin_url: str, dbname: str) -> None:
     _on_server(admin_url, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
 

@@ -10,6 +10,7 @@ from limits import parse
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
+from history_api.auth import key_id
 from history_api.errors import ApiError
 from history_api.settings import Settings
 from vietmarket_core.market import Timeframe
@@ -30,19 +31,23 @@ class BulkLimits:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._items = {"bulk": parse(settings.bulk_rate_limit), "export": parse(settings.export_rate_limit)}
+        # A key's own bulk= / export= limit from the key file replaces the route's default for it.
+        self._per_key = {(route, key_id(key)): item for (key, route), item in settings.key_route_limit_items().items()}
         self._limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
 
     async def admit(self, route: Route, kid: str) -> None:
         """Counts one call of `route` by key `kid`; 429 rate_limited naming the limit when it is spent."""
-        item = self._items[route]
-        if await self._limiter.hit(item, kid):
+        own = self._per_key.get((route, kid))
+        item = own or self._items[route]
+        if await self._limiter.hit(item, route, kid):
             return
-        stats = await self._limiter.get_window_stats(item, kid)
+        stats = await self._limiter.get_window_stats(item, route, kid)
         retry_s = max(1, int(stats.reset_time - time.time() + 0.999))
         raise ApiError(
             429,
             "rate_limited",
-            f"/{'candles/bulk' if route == 'bulk' else 'export'} allows {item} per key ({_VARIABLES[route]})",
+            f"/{'candles/bulk' if route == 'bulk' else 'export'} allows {item} "
+            + (f"for this key ({route}= in the key file)" if own else f"per key ({_VARIABLES[route]})"),
             {"Retry-After": str(retry_s)},
         )
 

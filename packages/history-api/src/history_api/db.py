@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 
 from history_api.settings import Settings
+from history_api.timing import stage
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +54,11 @@ class Database:
         self._settings = settings
         self._pool: asyncpg.Pool[asyncpg.Record] | None = None
         self._lock = asyncio.Lock()
+        self._gate = asyncio.Semaphore(settings.pool_max)
 
     async def open(self) -> None:
+        # Made on the serving loop: a semaphore binds to the loop it first waits on.
+        self._gate = asyncio.Semaphore(self._settings.pool_max)
         try:
             await self._get_pool()
         except DatabaseUnavailable as exc:
@@ -99,8 +103,23 @@ class Database:
     async def _connection(self) -> AsyncIterator[asyncpg.pool.PoolConnectionProxy[asyncpg.Record]]:
         pool = await self._get_pool()
         try:
-            async with pool.acquire(timeout=self._settings.connect_timeout_s) as conn:
-                yield conn
+            # Requests wait for a connection in arrival order.  asyncpg's pool alone is not fair: a
+            # released connection goes to whichever request asks next, and a waiter that lost the
+            # race queues again at the back, so under load a few requests waited 0.6 s while the
+            # median waited 6 ms (the tail in benchmarks/history_api.py).  asyncio's Semaphore
+            # hands each release to its oldest waiter, and with no more holders than the pool has
+            # connections, pool.acquire itself never waits.
+            with stage("acquire"):
+                await self._gate.acquire()
+            try:
+                with stage("acquire"):
+                    conn = await pool.acquire(timeout=self._settings.connect_timeout_s)
+                try:
+                    yield conn
+                finally:
+                    await pool.release(conn)
+            finally:
+                self._gate.release()
         except asyncpg.QueryCanceledError as exc:
             raise QueryTimeout(str(exc)) from exc
         except _CONNECTION_ERRORS as exc:
@@ -112,7 +131,8 @@ class Database:
         for attempt in (1, 2):
             try:
                 async with self._connection() as conn:
-                    return await conn.fetch(sql, *args)
+                    with stage("query"):
+                        return await conn.fetch(sql, *args)
             except DatabaseUnavailable:
                 if attempt == 2:
                     raise

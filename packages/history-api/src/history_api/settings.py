@@ -43,12 +43,17 @@ class Settings:
     rate_limit: str = "60000/minute"
     # (key, limit) pairs from HISTORY_API_KEYS_FILE lines `<key> <limit>`; other keys get rate_limit.
     key_rate_limits: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    # (key, "bulk" or "export", limit) from key file fields `bulk=<limit>` and `export=<limit>`;
+    # other keys get bulk_rate_limit and export_rate_limit.
+    key_route_limits: tuple[tuple[str, str, str], ...] = field(default=(), repr=False)
     cors_origins: tuple[str, ...] = ()
     chart_token_ttl_s: int = 900
     past_page_max_age_s: int = 300
     max_query_string_bytes: int = 2_048
     token_secret: bytes = field(default=b"", repr=False)
     access_log: bool = True
+    # A Server-Timing header on every response (timing.py): for load tests and diagnosis, off in production.
+    server_timing: bool = False
     # GET /stream/latest: open streams per key in each worker, and the heartbeat that keeps proxies from closing them.
     stream_max_per_key: int = 8
     stream_heartbeat_s: int = 15
@@ -83,7 +88,7 @@ class Settings:
                 parse(text)
             except ValueError as exc:
                 raise SettingsError(f"{variable}={text!r} is not like '1200/minute'") from exc
-        unknown = [k for k, _ in self.key_rate_limits if k not in keys]
+        unknown = [k for k, *_ in (*self.key_rate_limits, *self.key_route_limits) if k not in keys]
         if unknown:
             raise SettingsError(f"{len(unknown)} rate limit(s) name a key that is not configured")
         if not self.token_secret:
@@ -97,6 +102,10 @@ class Settings:
     def key_rate_limit_items(self) -> dict[str, RateLimitItem]:
         """The keys with a limit of their own, each with it; the last line for a key wins."""
         return {key: parse(limit) for key, limit in self.key_rate_limits}
+
+    def key_route_limit_items(self) -> dict[tuple[str, str], RateLimitItem]:
+        """(key, route) pairs with a bulk or export limit of their own, each with it; the last one wins."""
+        return {(key, route): parse(limit) for key, route, limit in self.key_route_limits}
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -126,8 +135,13 @@ def _one(_: str, raw: str) -> tuple[str, ...]:
     return (raw.strip(),)
 
 
+# A key file line: `<key>`, then optionally its own limits: a bare `<limit>` for every request, and
+# `bulk=<limit>` / `export=<limit>` for /candles/bulk and /export (bulk_limits.py).
+KEY_FILE_ROUTES = ("bulk", "export")
+
+
 def _key_lines(name: str, raw: str) -> list[tuple[int, list[str]]]:
-    """The key file's lines as (line number, fields): `<key>` or `<key> <limit>`; # comments and blanks skipped."""
+    """The key file's lines as (line number, fields); # comments and blanks skipped, every limit checked."""
     try:
         lines = Path(raw).read_text(encoding="utf-8").splitlines()
     except OSError as exc:
@@ -137,8 +151,23 @@ def _key_lines(name: str, raw: str) -> list[tuple[int, list[str]]]:
         fields = line.split()
         if not fields or fields[0].startswith("#"):
             continue
-        if len(fields) > 2:
-            raise SettingsError(f"{name}={raw} line {number}: expected '<key>' or '<key> <limit>'")
+        bare = [f for f in fields[1:] if "=" not in f]
+        for text in fields[1:]:
+            route, _, limit = text.rpartition("=")
+            if route and route not in KEY_FILE_ROUTES:
+                raise SettingsError(
+                    f"{name}={raw} line {number}: {route!r} is not a limit name; use {', '.join(KEY_FILE_ROUTES)}"
+                )
+            try:
+                parse(limit)
+            except ValueError:
+                raise SettingsError(
+                    f"{name}={raw} line {number}: {limit!r} is not a rate limit like '600/minute'"
+                ) from None
+        if len(bare) > 1:
+            raise SettingsError(
+                f"{name}={raw} line {number}: expected '<key> [<limit>] [bulk=<limit>] [export=<limit>]'"
+            )
         out.append((number, fields))
     return out
 
@@ -148,16 +177,16 @@ def _keys_file(name: str, raw: str) -> tuple[str, ...]:
 
 
 def _key_limits_file(name: str, raw: str) -> tuple[tuple[str, str], ...]:
+    return tuple((fields[0], f) for _, fields in _key_lines(name, raw) for f in fields[1:] if "=" not in f)
+
+
+def _key_route_limits_file(name: str, raw: str) -> tuple[tuple[str, str, str], ...]:
     limits = []
-    for number, fields in _key_lines(name, raw):
-        if len(fields) == 2:
-            try:
-                parse(fields[1])
-            except ValueError:
-                raise SettingsError(
-                    f"{name}={raw} line {number}: {fields[1]!r} is not a rate limit like '600/minute'"
-                ) from None
-            limits.append((fields[0], fields[1]))
+    for _, fields in _key_lines(name, raw):
+        for text in fields[1:]:
+            route, _, limit = text.partition("=")
+            if limit:
+                limits.append((fields[0], route, limit))
     return tuple(limits)
 
 
@@ -199,6 +228,7 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
     EnvVar("API_KEY", "api_keys", _one),
     EnvVar("HISTORY_API_KEYS_FILE", "api_keys", _keys_file),
     EnvVar("HISTORY_API_KEYS_FILE", "key_rate_limits", _key_limits_file),
+    EnvVar("HISTORY_API_KEYS_FILE", "key_route_limits", _key_route_limits_file),
     EnvVar("HISTORY_API_HOST", "host", _text),
     EnvVar("HOST", "host", _text),
     EnvVar("PORT", "port", _int_in(1, 65535)),
@@ -211,6 +241,7 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
     EnvVar("HISTORY_API_CHART_TOKEN_TTL_S", "chart_token_ttl_s", _int_in(30, 86_400)),
     EnvVar("HISTORY_API_TOKEN_SECRET", "token_secret", _secret),
     EnvVar("HISTORY_API_ACCESS_LOG", "access_log", _switch),
+    EnvVar("HISTORY_API_SERVER_TIMING", "server_timing", _switch),
     EnvVar("HISTORY_API_STREAM_MAX_PER_KEY", "stream_max_per_key", _int_in(1, 1000)),
     EnvVar("HISTORY_API_STREAM_HEARTBEAT_S", "stream_heartbeat_s", _int_in(1, 300)),
     EnvVar("LOG_LEVEL", "log_level", _log_level),
