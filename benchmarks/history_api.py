@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import asyncpg
@@ -52,13 +52,26 @@ class LoadFigures:
     requests: int
     errors: int
     detail: str = ""
+    cache_hits: int = 0
+    cache_misses: int = 0
+
+    @property
+    def detail_hits(self) -> str:
+        answered = self.cache_hits + self.cache_misses
+        return f"{self.cache_hits / answered:.1%} hits" if answered else "no cache answers counted"
 
 
 def tickers(n: int) -> list[str]:
     return [f"T{i:04d}" for i in range(1, n + 1)]
 
 
-async def driver_floor(dsn: str, names: list[str], connections: int, pool_size: int, seconds: float) -> LoadFigures:
+# A page a client asks for: the ticker and its beforeTs cursor (None: the newest page).
+Page = tuple[str, int | None]
+
+
+async def driver_floor(  # noqa: PLR0913
+    dsn: str, pages: list[Page], connections: int, pool_size: int, seconds: float, name: str = "driver only (asyncpg)"
+) -> LoadFigures:
     """The same page query through asyncpg alone: `connections` concurrent callers, one pool."""
     pool = await asyncpg.create_pool(dsn, min_size=pool_size, max_size=pool_size, reset=keep_session)
     latencies: list[float] = []
@@ -72,9 +85,10 @@ async def driver_floor(dsn: str, names: list[str], connections: int, pool_size: 
             i += 1
             started = time.perf_counter()
             try:
+                ticker, before = pages[i % len(pages)]
                 async with pool.acquire() as conn:
-                    page = await conn.fetchrow(PAGE_SQL, names[i % len(names)], "1d", 9_999_999_999_999, PAGE)
-                if page is None or page["bars"] != PAGE:
+                    page = await conn.fetchrow(PAGE_SQL, ticker, "1d", before or 9_999_999_999_999, PAGE)
+                if page is None or page["bars"] == 0:
                     errors += 1
             except (asyncpg.PostgresError, OSError):
                 errors += 1
@@ -86,7 +100,7 @@ async def driver_floor(dsn: str, names: list[str], connections: int, pool_size: 
     await pool.close()
     ordered = sorted(latencies)
     return LoadFigures(
-        name="driver only (asyncpg)",
+        name=name,
         requests_per_s=round(len(latencies) / elapsed, 1),
         p50_ms=round(statistics.median(ordered), 2),
         p99_ms=round(ordered[int(len(ordered) * 0.99) - 1], 2),
@@ -97,20 +111,77 @@ async def driver_floor(dsn: str, names: list[str], connections: int, pool_size: 
 
 
 WRK_SCRIPT = """
-local tickers = {%(tickers)s}
+local paths = {%(paths)s}
+local threads = {}
 local i = 0
 function setup(thread)
-  thread:set("offset", math.random(1, #tickers))
+  thread:set("offset", math.random(1, #paths))
+  table.insert(threads, thread)
 end
 function init(args)
   i = tonumber(offset) or 0
+  hits, misses = 0, 0
 end
 function request()
   i = i + 1
-  local t = tickers[(i %% #tickers) + 1]
-  return wrk.format("GET", "/candles?ticker=" .. t .. "&tf=1d&limit=%(page)d", {["X-API-Key"] = "%(key)s"})
+  return wrk.format("GET", paths[(i %% #paths) + 1], {["X-API-Key"] = "%(key)s"})
+end
+%(response)s
+"""
+
+# Counting the page cache's answers costs wrk a Lua call per response, so only the cached run does it.
+WRK_COUNT_CACHE = """
+function response(status, headers, body)
+  local answer = headers["x-cache"] or headers["X-Cache"]
+  if answer == "hit" then hits = hits + 1 elseif answer then misses = misses + 1 end
+end
+function done(summary, latency, requests)
+  local h, m = 0, 0
+  for _, t in ipairs(threads) do h = h + t:get("hits"); m = m + t:get("misses") end
+  io.write(string.format("cache hits %d misses %d\\n", h, m))
 end
 """
+
+
+def zipf_walks(cursors: dict[str, list[int]], names: list[str], count: int, depth: int, s: float) -> list[Page]:
+    """`count` requests: walks that start at the newest page of a Zipf-chosen ticker and scroll 1..depth pages back.
+
+    `cursors[t]` holds the beforeTs of each older page of t that exists (see page_cursors).
+    """
+    rng = random.Random(11)  # a load pattern, not a secret
+    weights = [1 / rank**s for rank in range(1, len(names) + 1)]
+    pages: list[Page] = []
+    while len(pages) < count:
+        ticker = rng.choices(names, weights)[0]
+        older = cursors.get(ticker, [])[: rng.randint(1, depth) - 1]
+        pages.extend([(ticker, None), *((ticker, before) for before in older)])
+    return pages[:count]
+
+
+def page_cursors(admin_url: str, dbname: str, depth: int) -> dict[str, list[int]]:
+    """Each ticker's beforeTs for pages 2..depth: the ts of its 500th, 1000th, ... newest bar (nextBeforeTs)."""
+    conn = admin_connect(admin_url, dbname)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                """SELECT ticker, ts FROM (
+                     SELECT ticker, ts, row_number() OVER (PARTITION BY ticker ORDER BY ts DESC) AS newest
+                       FROM candles_1d WHERE tf = '1d') ranked
+                    WHERE newest %% %s = 0 AND newest < %s ORDER BY ticker, ts DESC""",
+                (PAGE, PAGE * depth),
+            )
+            cursors: dict[str, list[int]] = {}
+            for ticker, ts in cur.fetchall():
+                cursors.setdefault(ticker, []).append(ts)
+            return cursors
+    finally:
+        conn.close()
+
+
+def page_path(page: Page) -> str:
+    ticker, before = page
+    return f"/candles?ticker={ticker}&tf=1d&limit={PAGE}" + ("" if before is None else f"&beforeTs={before}")
+
 
 _UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
@@ -135,9 +206,12 @@ def parse_wrk(output: str) -> LoadFigures:
     return LoadFigures("History API (wrk)", rps, round(p50, 2), round(p99, 2), total, errors)
 
 
-def run_wrk(url: str, key: str, names: list[str], args: argparse.Namespace, workdir: Path) -> LoadFigures:
+def run_wrk(  # noqa: PLR0913
+    url: str, key: str, pages: list[Page], args: argparse.Namespace, workdir: Path, *, count_cache: bool = False
+) -> LoadFigures:
     script = workdir / "candles.lua"
-    script.write_text(WRK_SCRIPT % {"tickers": ",".join(f'"{t}"' for t in names), "page": PAGE, "key": key})
+    paths = ",".join(f'"{page_path(p)}"' for p in pages)
+    script.write_text(WRK_SCRIPT % {"paths": paths, "key": key, "response": WRK_COUNT_CACHE if count_cache else ""})
     command = [
         "wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.seconds}s", "--latency", "--timeout", "5s",
         "-s", str(script), url,
@@ -145,10 +219,14 @@ def run_wrk(url: str, key: str, names: list[str], args: argparse.Namespace, work
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     figures = parse_wrk(done.stdout)
     figures.detail = f"{args.workers} uvicorn worker(s), pool {args.pool_max} each, {args.connections} connections"
+    if counted := re.search(r"cache hits (\d+) misses (\d+)", done.stdout):
+        figures.cache_hits, figures.cache_misses = int(counted.group(1)), int(counted.group(2))
     return figures
 
 
-def start_api(reader_url: str, key: str, args: argparse.Namespace, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_api(
+    reader_url: str, key: str, args: argparse.Namespace, log: Path, cache_bytes: int = 0
+) -> tuple[subprocess.Popen[bytes], str]:
     port = args.port
     env = {
         **os.environ,
@@ -162,6 +240,8 @@ def start_api(reader_url: str, key: str, args: argparse.Namespace, log: Path) ->
         "HISTORY_API_RATE_LIMIT": "100000000/minute",
         "HISTORY_API_ACCESS_LOG": "0",
         "HISTORY_API_SERVER_TIMING": "1",
+        # The floor comparison, the stages and the open loop measure the database path; the cache runs apart.
+        "HISTORY_API_PAGE_CACHE_BYTES": str(cache_bytes),
         "LOG_LEVEL": "warning",
     }
     process = subprocess.Popen(
@@ -201,6 +281,8 @@ class BenchResults:
     api: LoadFigures
     diagnosis: list[str]
     open_loop: list[OpenLoopFigures]
+    # The Zipf-walk floor and the cached API.
+    cached: list[LoadFigures] = field(default_factory=list)
 
 
 def _round_robin(names: list[str]) -> Callable[[], str]:
@@ -235,26 +317,24 @@ def _prepare_database(admin_url: str, args: argparse.Namespace) -> None:
     conn.close()
 
 
-def run(args: argparse.Namespace) -> BenchResults:
-    if not shutil.which("wrk"):
-        raise SystemExit("wrk is not installed; run scripts/install-system-packages.sh")
-    admin_url = os.environ.get("VIETMARKET_ADMIN_PG_URL")
-    reader_url = os.environ.get("HISTORY_API_PG_URL")
-    if not admin_url or not reader_url:
-        raise SystemExit("VIETMARKET_ADMIN_PG_URL / HISTORY_API_PG_URL are not set; run through `make bench-api`")
-    workdir = Path(tempfile.mkdtemp(prefix="vm-bench-api-"))
-    api = None
+def _stop(api: subprocess.Popen[bytes] | None) -> None:
+    if api is not None:
+        api.terminate()
+        api.wait(timeout=15)
+
+
+def _database_path(args: argparse.Namespace, reader: str, key: str, workdir: Path) -> BenchResults:
+    """The floor, wrk, the stages and the open loop against an API whose page cache is off."""
+    names = tickers(args.tickers)
+    api, url = start_api(reader, key, args, workdir / "api.log")
     try:
-        _prepare_database(admin_url, args)
-        names = tickers(args.tickers)
-        reader = with_database(reader_url, args.database)
-        key = secrets.token_urlsafe(24)
-        api, url = start_api(reader, key, args, workdir / "api.log")
         warm = httpx.get(url + "/candles", params={"ticker": names[0], "tf": "1d"}, headers={"X-API-Key": key})
         if warm.status_code != 200 or warm.json()["count"] != PAGE:
             raise SystemExit(f"the API did not serve a full page: {warm.status_code} {warm.text[:200]}")
-        floor = asyncio.run(driver_floor(reader, names, args.connections, args.workers * args.pool_max, args.seconds))
-        through_api = run_wrk(url, key, names, args, workdir)
+        newest: list[Page] = [(t, None) for t in names]
+        pool_size = args.workers * args.pool_max
+        floor = asyncio.run(driver_floor(reader, newest, args.connections, pool_size, args.seconds))
+        through_api = run_wrk(url, key, newest, args, workdir)
         headers = {"X-API-Key": key}
         # The same closed loop as wrk's, from a client that keeps each request's Server-Timing stages.
         diagnosis = closed_loop("127.0.0.1", args.port, _round_robin(names), headers, args.connections, args.seconds)
@@ -266,9 +346,46 @@ def run(args: argparse.Namespace) -> BenchResults:
         breakdown = [f"{diagnosis.label}: {diagnosis.requests_per_s:.0f} req/s", *stage_breakdown(diagnosis)]
         return BenchResults(floor, through_api, breakdown, open_runs)
     finally:
-        if api is not None:
-            api.terminate()
-            api.wait(timeout=15)
+        _stop(api)
+
+
+def _cached_path(args: argparse.Namespace, reader: str, key: str, workdir: Path, admin_url: str) -> list[LoadFigures]:
+    """Zipf walks: the driver floor over the same pages, then the API with its page cache, warmed first."""
+    walks = zipf_walks(
+        page_cursors(admin_url, args.database, args.walk_depth), tickers(args.tickers), 20_000, args.walk_depth, 1.1
+    )
+    pool_size = args.workers * args.pool_max
+    floor = asyncio.run(
+        driver_floor(reader, walks, args.connections, pool_size, args.seconds, name="driver only, Zipf walks")
+    )
+    api, url = start_api(reader, key, args, workdir / "api-cached.log", cache_bytes=args.cache_mb << 20)
+    try:
+        warm_args = argparse.Namespace(**{**vars(args), "seconds": max(2, args.seconds // 4)})
+        run_wrk(url, key, walks, warm_args, workdir, count_cache=True)
+        cached = run_wrk(url, key, walks, args, workdir, count_cache=True)
+        cached.name = "API + page cache (wrk)"
+        cached.detail += f", {args.cache_mb} MiB cache, {cached.detail_hits}"
+        return [floor, cached]
+    finally:
+        _stop(api)
+
+
+def run(args: argparse.Namespace) -> BenchResults:
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed; run scripts/install-system-packages.sh")
+    admin_url = os.environ.get("VIETMARKET_ADMIN_PG_URL")
+    reader_url = os.environ.get("HISTORY_API_PG_URL")
+    if not admin_url or not reader_url:
+        raise SystemExit("VIETMARKET_ADMIN_PG_URL / HISTORY_API_PG_URL are not set; run through `make bench-api`")
+    workdir = Path(tempfile.mkdtemp(prefix="vm-bench-api-"))
+    try:
+        _prepare_database(admin_url, args)
+        reader = with_database(reader_url, args.database)
+        key = secrets.token_urlsafe(24)
+        results = _database_path(args, reader, key, workdir)
+        results.cached = _cached_path(args, reader, key, workdir, admin_url)
+        return results
+    finally:
         shutil.rmtree(workdir, ignore_errors=True)
         if not args.keep:
             drop_database(admin_url, args.database)
@@ -299,6 +416,16 @@ def report(results: BenchResults, args: argparse.Namespace) -> None:
         )
         for line in o.breakdown:
             print("    " + line)
+    if results.cached:
+        walk_floor, cached = results.cached
+        print(f"\nZipf walks (s = 1.1, 1..{args.walk_depth} pages deep) over {args.tickers} tickers")
+        for f in results.cached:
+            print(
+                f"{f.name:<24} {f.requests_per_s:>9.1f} {f.p50_ms:>8.2f} {f.p99_ms:>8.2f} {f.requests:>9}"
+                f" {f.errors:>7}  {f.detail}"
+            )
+        cache_ratio = cached.requests_per_s / walk_floor.requests_per_s if walk_floor.requests_per_s else 0.0
+        print(f"cached API throughput / driver-only floor: {cache_ratio:.2f}x (target >= 2)")
     half = [o for o in results.open_loop if abs(o.share_of_floor - 0.5) < 0.01]
     if half:
         print(f"open-loop p99 at 50 % of the floor: {half[0].p99_ms:.1f} ms (target <= 20)")
@@ -310,6 +437,7 @@ def report(results: BenchResults, args: argparse.Namespace) -> None:
                 "ratio": round(ratio, 3),
                 "diagnosis": results.diagnosis,
                 "open_loop": [asdict(o) for o in results.open_loop],
+                "cached": [asdict(f) for f in results.cached],
                 "args": vars(args),
             },
             indent=2,
@@ -334,6 +462,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--open-loop-shares", type=float, nargs="*", default=[0.25, 0.5, 0.75], help="offered rates, of the floor"
     )
     parser.add_argument("--open-loop-seconds", type=float, default=20)
+    parser.add_argument("--walk-depth", type=int, default=4, help="pages a Zipf walk scrolls back, at most")
+    parser.add_argument("--cache-mb", type=int, default=256, help="the page cache's bound per worker, MiB")
     parser.add_argument("--json", default="artifacts/bench-api.json")
     return parser.parse_args(argv)
 
