@@ -20,6 +20,7 @@ from history_api.bulk_limits import BulkLimits
 from history_api.db import Database
 from history_api.errors import EXCEPTION_HANDLERS
 from history_api.live import LiveBars
+from history_api.page_cache import PageCache
 from history_api.request_limits import QueryStringLimit
 from history_api.routes.bulk import candles_bulk, export
 from history_api.routes.candles import candles, latest
@@ -47,14 +48,17 @@ API_VERSION = "1.0.0"
 def create_app(settings: Settings) -> Litestar:
     db = Database(settings)
     live = LiveBars(settings, db)
+    page_cache = PageCache(settings)
 
     @asynccontextmanager
     async def pool_lifespan(_: Litestar) -> AsyncIterator[None]:
         await db.open()
         await live.start()
+        await page_cache.start()
         try:
             yield
         finally:
+            await page_cache.stop()
             await live.stop()
             await db.close()
 
@@ -63,6 +67,9 @@ def create_app(settings: Settings) -> Litestar:
 
     def provide_live() -> LiveBars:
         return live
+
+    def provide_page_cache() -> PageCache:
+        return page_cache
 
     def provide_settings() -> Settings:
         return settings
@@ -100,6 +107,7 @@ def create_app(settings: Settings) -> Litestar:
             "settings": Provide(provide_settings, sync_to_thread=False),
             "bulk_limits": Provide(provide_bulk_limits, sync_to_thread=False),
             "live": Provide(provide_live, sync_to_thread=False),
+            "page_cache": Provide(provide_page_cache, sync_to_thread=False),
         },
         middleware=[
             DefineMiddleware(QueryStringLimit, max_bytes=settings.max_query_string_bytes),

@@ -16,6 +16,7 @@ from history_api.caching import json_page
 from history_api.db import Database
 from history_api.errors import DATA_RESPONSES
 from history_api.models import CandlesPage, CandlesPageWire, LatestBar, LatestPage
+from history_api.page_cache import CachedPage, PageCache, PageKey
 from history_api.params import MAX_LIMIT, MAX_TS_MS, AdjustmentParam, Limit, Tf, Ticker, limit_param, ticker_of
 from history_api.settings import Settings
 from vietmarket_core.market import BAR_MS
@@ -35,14 +36,16 @@ LATEST_DEFAULT_LIMIT: Final = 500
     summary="A page of bars, newest first",
     description="Bars with ts < beforeTs (unix ms), newest first. Follow nextBeforeTs for older pages; "
     "it is null once history is exhausted. Pages of settled bars are cacheable (ETag, max-age). "
-    "adjustment picks the price basis (adjusted by default, or raw: the traded prices).",
+    "adjustment picks the price basis (adjusted by default, or raw: the traded prices). "
+    "X-Cache says whether the server's page cache answered: hit, miss, or bypass (cache off or not listening).",
     responses={200: ResponseSpec(CandlesPage, description="A page of bars."), **DATA_RESPONSES},
     tags=["candles"],
 )
-# The signature is the old contract's /candles query plus the request (ETag), pool and settings it needs.
+# The signature is the old contract's /candles query plus the request (ETag), pool, cache and settings it needs.
 async def candles(  # noqa: PLR0913
     request: Request[Any, Any, Any],
     db: NamedDependency[Database],
+    page_cache: NamedDependency[PageCache],
     settings: NamedDependency[Settings],
     ticker: Ticker,
     tf: Tf,
@@ -61,10 +64,30 @@ async def candles(  # noqa: PLR0913
     adjustment: AdjustmentParam = "adjusted",
 ) -> Response[bytes]:
     symbol = ticker_of(ticker)
+    key: PageKey = (adjustment, symbol, tf, before_ts, min(limit, MAX_LIMIT))
+    page = await page_cache.lookup(key)
+    state = "hit"
+    if page is None:
+        ticket = page_cache.ticket(key)
+        state = "bypass" if ticket is None else "miss"
+        page = await _read_page(db, key)
+        page_cache.store(key, ticket, page)
+    newest = page.newest
+    now_ms = time.time_ns() // 1_000_000
+    newest_end = newest + BAR_MS[tf] if newest is not None else (before_ts if before_ts is not None else now_ms)
+    settled = before_ts is not None and newest_end + _SETTLE_MS <= now_ms
+    max_age_s = settings.past_page_max_age_s if settled else 0
+    return json_page(
+        request, page.body, max_age_s=max_age_s, salt=etag_salt(adjustment), extra_headers={"X-Cache": state}
+    )
+
+
+async def _read_page(db: Database, key: PageKey) -> CachedPage:
+    adjustment, symbol, tf, before_ts, limit = key
     before = MAX_TS_MS if before_ts is None else before_ts
-    page = await db.fetchrow(_PAGE_SQL[adjustment, tf], symbol, tf, before, min(limit, MAX_LIMIT))
-    assert page is not None  # an aggregate always returns its one row
-    bars, newest, oldest, rows_json, more = page
+    row = await db.fetchrow(_PAGE_SQL[adjustment, tf], symbol, tf, before, limit)
+    assert row is not None  # an aggregate always returns its one row
+    bars, newest, oldest, rows_json, more = row
     body = _encoder.encode(
         CandlesPageWire(
             ok=True,
@@ -75,11 +98,7 @@ async def candles(  # noqa: PLR0913
             nextBeforeTs=oldest if more else None,
         )
     )
-    now_ms = time.time_ns() // 1_000_000
-    newest_end = newest + BAR_MS[tf] if bars else (before_ts if before_ts is not None else now_ms)
-    settled = before_ts is not None and newest_end + _SETTLE_MS <= now_ms
-    max_age_s = settings.past_page_max_age_s if settled else 0
-    return json_page(request, body, max_age_s=max_age_s, salt=etag_salt(adjustment))
+    return CachedPage(body, newest if bars else None)
 
 
 @get(
