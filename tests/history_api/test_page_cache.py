@@ -15,6 +15,7 @@ from litestar.testing import TestClient
 
 from history_api.adjustment import ADJUSTMENTS, basis_sql
 from history_api.app import create_app
+from history_api.listener import Listener
 from history_api.page_cache import AFFECTS, CachedPage, PageCache, PageKey
 from tests.conftest import MigratedDatabase
 from tests.history_api.conftest import KEY, LiveApi, api_settings, start_live_api, stop_live_api
@@ -210,7 +211,7 @@ def listener_pids(db: MigratedDatabase) -> list[int]:
     conn = db.connect()
     with conn, conn.cursor() as cur:
         cur.execute(
-            "SELECT pid FROM pg_stat_activity WHERE application_name = 'history_api_page_cache' AND datname = %s",
+            "SELECT pid FROM pg_stat_activity WHERE application_name = 'history_api_listen' AND datname = %s",
             (db.name,),
         )
         pids = [pid for (pid,) in cur.fetchall()]
@@ -290,11 +291,13 @@ def test_a_page_stored_across_a_change_is_refused_and_a_hit_waits_for_committed_
     """In one event loop the notification of a commit may still be unread when the next lookup runs."""
 
     async def scenario() -> None:
-        cache = PageCache(api_settings(market.reader_dsn))
-        await cache.start()
+        settings = api_settings(market.reader_dsn)
+        listener = Listener(settings)
+        cache = PageCache(settings, listener)
+        await listener.start()
         writer = await asyncpg.connect(market.writer_dsn)
         try:
-            await asyncio.wait_for(cache.listening.wait(), 10)
+            await asyncio.wait_for(listener.listening.wait(), 10)
             key: PageKey = ("adjusted", "VCB", "1d", MIDDLE["beforeTs"], 50)
             page = CachedPage(b"{}", 0)
             before = cache.ticket(key)
@@ -315,7 +318,7 @@ def test_a_page_stored_across_a_change_is_refused_and_a_hit_waits_for_committed_
                 assert cache.store(key, cache.ticket(key), page)
         finally:
             await writer.close()
-            await cache.stop()
+            await listener.stop()
 
     asyncio.run(scenario())
 

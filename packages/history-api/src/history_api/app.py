@@ -19,6 +19,7 @@ from history_api.auth import PUBLIC_PATHS, ApiKeyMiddleware, KeyRing, RateLimitM
 from history_api.bulk_limits import BulkLimits
 from history_api.db import Database
 from history_api.errors import EXCEPTION_HANDLERS
+from history_api.listener import Listener
 from history_api.live import LiveBars
 from history_api.page_cache import PageCache
 from history_api.request_limits import QueryStringLimit
@@ -47,18 +48,20 @@ API_VERSION = "1.0.0"
 
 def create_app(settings: Settings) -> Litestar:
     db = Database(settings)
-    live = LiveBars(settings, db)
-    page_cache = PageCache(settings)
+    # One LISTEN connection per worker, for the live streams and the page cache alike.
+    listener = Listener(settings)
+    live = LiveBars(settings, db, listener)
+    page_cache = PageCache(settings, listener)
 
     @asynccontextmanager
     async def pool_lifespan(_: Litestar) -> AsyncIterator[None]:
         await db.open()
         await live.start()
-        await page_cache.start()
+        await listener.start()
         try:
             yield
         finally:
-            await page_cache.stop()
+            await listener.stop()
             await live.stop()
             await db.close()
 
