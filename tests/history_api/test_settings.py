@@ -67,6 +67,12 @@ def test_the_bulk_limits_reach_their_fields() -> None:
     assert (settings.bulk_max_tickers, settings.export_max_bars) == (40, 123456)
 
 
+def test_the_page_cache_bound_reaches_its_field_and_zero_turns_it_off() -> None:
+    assert Settings.from_env(REQUIRED).page_cache_bytes == 64 * 1024 * 1024
+    assert Settings.from_env({**REQUIRED, "HISTORY_API_PAGE_CACHE_BYTES": "4096"}).page_cache_bytes == 4096
+    assert Settings.from_env({**REQUIRED, "HISTORY_API_PAGE_CACHE_BYTES": "0"}).page_cache_bytes == 0
+
+
 def test_the_old_names_count_only_when_the_new_ones_are_unset() -> None:
     old = Settings.from_env({"PG_URL": "postgresql://old@db/v", "API_KEY": LEGACY_KEY, "HOST": "10.0.0.1"})
     assert (old.pg_url, old.api_keys, old.host) == ("postgresql://old@db/v", (LEGACY_KEY,), "10.0.0.1")
@@ -87,6 +93,7 @@ def test_the_old_names_count_only_when_the_new_ones_are_unset() -> None:
         ("HISTORY_API_BULK_RATE_LIMIT", "9/fortnight", "HISTORY_API_BULK_RATE_LIMIT='9/fortnight' is not like"),
         ("HISTORY_API_BULK_MAX_TICKERS", "0", "outside 1..2000"),
         ("HISTORY_API_EXPORT_MAX_BARS", "many", "HISTORY_API_EXPORT_MAX_BARS='many' is not an integer"),
+        ("HISTORY_API_PAGE_CACHE_BYTES", "-1", "HISTORY_API_PAGE_CACHE_BYTES=-1 is outside 0..1099511627776"),
     ],
 )
 def test_a_bad_value_is_a_settings_error_naming_the_variable(name: str, raw: str, message: str) -> None:

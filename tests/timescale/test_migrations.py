@@ -137,7 +137,9 @@ def test_migration_0003_brings_a_0002_database_to_the_fresh_catalog(
     assert migration in schema
     # The database as deployed at 0002: the schema without that section, and the first migrations.
     (tmp_path / "migrations").mkdir()
-    (tmp_path / "schema.sql").write_text(schema.replace(migration, ""))
+    # 0007's triggers reach the tables 0003 creates, so a schema as of 0002 had neither.
+    changed = (schema_dir() / "migrations" / "0007_candles_changed_notify.sql").read_text()
+    (tmp_path / "schema.sql").write_text(schema.replace(migration, "").replace(changed, ""))
     for name in ("0001_adopt_legacy_candles.sql", "0002_intraday_true_utc.sql"):
         shutil.copy(schema_dir() / "migrations" / name, tmp_path / "migrations" / name)
     name = "vm_test_from_0002"
@@ -154,11 +156,13 @@ def test_migration_0003_brings_a_0002_database_to_the_fresh_catalog(
             assert cur.fetchone() == (None, None)
         conn.close()
 
-        # By hand (psql -f), twice, then through the runner, which records it: the same catalog each time.
+        # By hand (psql -f), twice, with 0007 after it, then through the runner, which records them:
+        # the same catalog each time.
         for _ in range(2):
             conn = psycopg2.connect(dsn)
             with conn, conn.cursor() as cur:
                 cur.execute(migration)
+                cur.execute(changed)
             conn.close()
             assert fingerprint_of(dsn) == fresh
         report = migrate(dsn)
@@ -167,6 +171,7 @@ def test_migration_0003_brings_a_0002_database_to_the_fresh_catalog(
             "0003_prices_and_corporate_actions.sql",
             "0004_trading_calendar.sql",
             "0006_candles_latest_notify.sql",
+            "0007_candles_changed_notify.sql",
         ]
         assert fingerprint_of(dsn) == fresh
     finally:
@@ -205,7 +210,11 @@ def test_migration_0004_brings_a_0003_database_to_the_fresh_catalog(
                 cur.execute(migration)
             conn.close()
             assert fingerprint_of(dsn) == fresh
-        assert migrate(dsn).applied == ["0004_trading_calendar.sql", "0006_candles_latest_notify.sql"]
+        assert migrate(dsn).applied == [
+            "0004_trading_calendar.sql",
+            "0006_candles_latest_notify.sql",
+            "0007_candles_changed_notify.sql",
+        ]
         assert fingerprint_of(dsn) == fresh
     finally:
         drop_database(admin_url, name)
@@ -244,7 +253,51 @@ def test_migration_0006_adds_the_notify_trigger_to_a_0004_database(
                 cur.execute(migration)
             conn.close()
             assert fingerprint_of(dsn) == fresh
-        assert migrate(dsn).applied == ["0006_candles_latest_notify.sql"]
+        assert migrate(dsn).applied == ["0006_candles_latest_notify.sql", "0007_candles_changed_notify.sql"]
         assert fingerprint_of(dsn) == fresh
+    finally:
+        drop_database(admin_url, name)
+
+
+CHANGED_MIGRATION = schema_dir() / "migrations" / "0007_candles_changed_notify.sql"
+
+
+def test_migration_0007_adds_the_page_cache_triggers_to_a_0006_database(
+    admin_url: str, db: MigratedDatabase, tmp_path: Path
+) -> None:
+    schema = (schema_dir() / "schema.sql").read_text()
+    migration = CHANGED_MIGRATION.read_text()
+    assert migration in schema, "schema.sql carries 0007 verbatim"
+    (tmp_path / "migrations").mkdir()
+    (tmp_path / "schema.sql").write_text(schema.replace(migration, ""))
+    earlier = sorted(p.name for p in (schema_dir() / "migrations").glob("*.sql") if p.name < "0007")
+    for name in earlier:
+        shutil.copy(schema_dir() / "migrations" / name, tmp_path / "migrations" / name)
+    name = "vm_test_from_0006"
+    drop_database(admin_url, name)
+    create_database(admin_url, name)
+    dsn = with_database(admin_url, name)
+    try:
+        assert migrate(dsn, tmp_path).applied == earlier
+        fresh = fingerprint(db)
+        conn = psycopg2.connect(dsn)
+        with conn, conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM pg_trigger WHERE tgname LIKE '%_changed_on_%'")
+            assert cur.fetchone() == (0,)
+        conn.close()
+        for _ in range(2):
+            conn = psycopg2.connect(dsn)
+            with conn, conn.cursor() as cur:
+                cur.execute(migration)
+            conn.close()
+            assert fingerprint_of(dsn) == fresh
+        assert migrate(dsn).applied == ["0007_candles_changed_notify.sql"]
+        assert fingerprint_of(dsn) == fresh
+        conn = psycopg2.connect(dsn)
+        with conn, conn.cursor() as cur:
+            # Four relations the pages read, plus corporate_actions: insert, update, delete, truncate each.
+            cur.execute("SELECT count(*) FROM pg_trigger WHERE tgname LIKE '%_changed_on_%'")
+            assert cur.fetchone() == (20,)
+        conn.close()
     finally:
         drop_database(admin_url, name)

@@ -65,6 +65,7 @@ def test_schema_applies_twice_as_a_no_op(db: MigratedDatabase) -> None:
         "0003_prices_and_corporate_actions.sql",
         "0004_trading_calendar.sql",
         "0006_candles_latest_notify.sql",
+        "0007_candles_changed_notify.sql",
     ]
     assert report.timescaledb_version is not None
     assert fingerprint(db) == before

@@ -18,9 +18,12 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from history_api.auth import PUBLIC_PATHS, ApiKeyMiddleware, KeyRing, RateLimitMiddleware, key_id
 from history_api.bulk_limits import BulkLimits
+from history_api.candle_pages import CandlePages
 from history_api.db import Database
 from history_api.errors import EXCEPTION_HANDLERS
+from history_api.listener import Listener
 from history_api.live import LiveBars
+from history_api.page_cache import PageCache
 from history_api.request_limits import QueryStringLimit
 from history_api.routes.bulk import candles_bulk, export
 from history_api.routes.candles import candles, latest
@@ -48,12 +51,16 @@ API_VERSION = "1.0.0"
 
 def create_app(settings: Settings) -> Litestar:
     db = Database(settings)
-    live = LiveBars(settings, db)
+    # One LISTEN connection per worker, for the live streams and the page cache alike.
+    listener = Listener(settings)
+    live = LiveBars(settings, db, listener)
+    page_cache = PageCache(settings, listener)
 
     @asynccontextmanager
     async def pool_lifespan(_: Litestar) -> AsyncIterator[None]:
         await db.open()
         await live.start()
+        await listener.start()
         # Everything alive now (modules, the app, its routes) lives as long as the worker: moved out
         # of the collector's generations, a full collection no longer walks it.  Full collections
         # had paused requests in the benchmark's slowest 1 % (the gc stage of Server-Timing).
@@ -62,6 +69,7 @@ def create_app(settings: Settings) -> Litestar:
         try:
             yield
         finally:
+            await listener.stop()
             await live.stop()
             await db.close()
 
@@ -70,6 +78,11 @@ def create_app(settings: Settings) -> Litestar:
 
     def provide_live() -> LiveBars:
         return live
+
+    pages = CandlePages(db, page_cache, settings.past_page_max_age_s)
+
+    def provide_pages() -> CandlePages:
+        return pages
 
     def provide_settings() -> Settings:
         return settings
@@ -107,6 +120,7 @@ def create_app(settings: Settings) -> Litestar:
             "settings": Provide(provide_settings, sync_to_thread=False),
             "bulk_limits": Provide(provide_bulk_limits, sync_to_thread=False),
             "live": Provide(provide_live, sync_to_thread=False),
+            "pages": Provide(provide_pages, sync_to_thread=False),
         },
         middleware=[
             *([DefineMiddleware(ServerTiming)] if settings.server_timing else []),

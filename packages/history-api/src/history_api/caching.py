@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from typing import Any
 
 from litestar import MediaType, Request, Response
 
 
-def json_page(request: Request[Any, Any, Any], body: bytes, *, max_age_s: int, salt: bytes = b"") -> Response[bytes]:
+def json_page(
+    request: Request[Any, Any, Any],
+    body: bytes,
+    *,
+    max_age_s: int,
+    salt: bytes = b"",
+    extra_headers: Mapping[str, str] | None = None,
+) -> Response[bytes]:
     """200 with the body, or 304 when the client's If-None-Match already names it.
 
     max_age_s = 0 means "revalidate every time" (a page that still holds a forming bar).  `salt` is
@@ -21,6 +29,7 @@ def json_page(request: Request[Any, Any, Any], body: bytes, *, max_age_s: int, s
         "Cache-Control": f"private, max-age={max_age_s}" if max_age_s > 0 else "private, no-cache",
         # Another key may not see a cached copy, and gzip varies the bytes.
         "Vary": "X-API-Key, Authorization, Accept-Encoding",
+        **(extra_headers or {}),
     }
     if_none_match = request.headers.get("if-none-match")
     if if_none_match and (if_none_match.strip() == "*" or etag in (t.strip() for t in if_none_match.split(","))):

@@ -1,4 +1,4 @@
-"""Live bars: one LISTEN on `candles_latest` per worker, fanned out to the streams subscribed to each series."""
+"""Live bars: `candles_latest` notifications from the worker's listener, fanned out to each series' streams."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
 import asyncpg
 
 from history_api.db import Database
+from history_api.listener import Listener
 from history_api.settings import Settings
 from vietmarket_core.market import Timeframe
 from vietmarket_core.sqlfiles import load_sql, timeframe_sql
@@ -24,7 +25,6 @@ CHANNEL: Final = "candles_latest"
 # Bars a slow stream may fall behind by before it is closed; its client reconnects and replays.
 QUEUE_BARS: Final = 1000
 REPLAY_MAX_BARS: Final = 5000
-RELISTEN_DELAY_S: Final = 1.0
 _BARS_SQL = load_sql("history_api", "sql/live_bars.sql")
 _REPLAY_SQL = timeframe_sql("history_api", "sql/live_replay.sql")
 
@@ -71,7 +71,7 @@ class LiveBars:
     candles_latest in one query, so a burst of writes costs one read, in order, per wake-up.
     """
 
-    def __init__(self, settings: Settings, db: Database) -> None:
+    def __init__(self, settings: Settings, db: Database, listener: Listener) -> None:
         self._settings = settings
         self._db = db
         self._subscribers: dict[SeriesKey, set[Subscription]] = {}
@@ -79,10 +79,10 @@ class LiveBars:
         self._pending: set[SeriesKey] = set()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self.listening = asyncio.Event()
+        listener.subscribe(CHANNEL, self._on_notify)
 
     async def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._listen_forever()), asyncio.create_task(self._deliver_forever())]
+        self._tasks = [asyncio.create_task(self._deliver_forever())]
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -115,9 +115,9 @@ class LiveBars:
         records = await self._db.fetch(_REPLAY_SQL[tf], list(tickers), since_ts, REPLAY_MAX_BARS)
         return [LiveBar.of(r) for r in records]
 
-    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
+    def _on_notify(self, payload: str) -> None:
         try:
-            items = json.loads(str(payload))
+            items = json.loads(payload)
             named = {(str(t), str(tf)) for t, tf, _ in items}
         except (ValueError, TypeError) as exc:
             log.warning("ignoring a %s notification that is not [[ticker, tf, ts], ...]: %s", CHANNEL, exc)
@@ -126,33 +126,6 @@ class LiveBars:
         if wanted:
             self._pending |= wanted
             self._wake.set()
-
-    async def _listen_forever(self) -> None:
-        while True:
-            conn: asyncpg.Connection[Any] | None = None
-            try:
-                conn = await asyncpg.connect(
-                    self._settings.pg_url,
-                    timeout=self._settings.connect_timeout_s,
-                    server_settings={"application_name": "history_api_live"},
-                )
-                await self._listen_on(conn)
-                log.warning("the %s listener lost its connection; listening again", CHANNEL)
-            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("cannot LISTEN %s (%s); retrying", CHANNEL, type(exc).__name__)
-            finally:
-                self.listening.clear()
-                if conn is not None and not conn.is_closed():
-                    await conn.close()
-            await asyncio.sleep(RELISTEN_DELAY_S)
-
-    async def _listen_on(self, conn: asyncpg.Connection[Any]) -> None:
-        """Until the connection is lost."""
-        closed = asyncio.Event()
-        conn.add_termination_listener(lambda _: closed.set())
-        await conn.add_listener(CHANNEL, self._on_notify)
-        self.listening.set()
-        await closed.wait()
 
     async def _deliver_forever(self) -> None:
         while True:

@@ -64,6 +64,8 @@ class Settings:
     bulk_max_tickers: int = 100
     # 25 years of 1d bars of every listed ticker is about 11 million; this leaves room for that.
     export_max_bars: int = 20_000_000
+    # Bytes of /candles bodies each worker keeps in memory (history_api/page_cache.py); 0 turns the cache off.
+    page_cache_bytes: int = 64 * 1024 * 1024
 
     def __post_init__(self) -> None:
         keys = tuple(dict.fromkeys(self.api_keys))
@@ -249,6 +251,7 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
     EnvVar("HISTORY_API_EXPORT_RATE_LIMIT", "export_rate_limit", _text),
     EnvVar("HISTORY_API_BULK_MAX_TICKERS", "bulk_max_tickers", _int_in(1, 2000)),
     EnvVar("HISTORY_API_EXPORT_MAX_BARS", "export_max_bars", _int_in(1, 1_000_000_000)),
+    EnvVar("HISTORY_API_PAGE_CACHE_BYTES", "page_cache_bytes", _int_in(0, 1 << 40)),
 )
 
 

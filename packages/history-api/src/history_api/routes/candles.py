@@ -5,28 +5,26 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any, Final
 
-import msgspec
 from litestar import Request, Response, get
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import QueryParameter
 
-from history_api.adjustment import basis_sql, etag_salt
+from history_api.adjustment import etag_salt
 from history_api.caching import json_page
+from history_api.candle_pages import CandlePages
 from history_api.db import Database
 from history_api.errors import DATA_RESPONSES
-from history_api.models import CandlesPage, CandlesPageWire, LatestBar, LatestPage
+from history_api.models import CandlesPage, LatestBar, LatestPage
+from history_api.page_cache import PageKey
 from history_api.params import MAX_LIMIT, MAX_TS_MS, AdjustmentParam, Limit, Tf, Ticker, limit_param, ticker_of
-from history_api.settings import Settings
 from vietmarket_core.market import BAR_MS
 from vietmarket_core.sqlfiles import load_sql
 
-_PAGE_SQL = basis_sql("sql/candles_page.sql")
 _LATEST_SQL = load_sql("history_api", "sql/latest.sql")
 # A provider can still revise a bar shortly after it closes; only bars this far past their close
 # are treated as final for caching.
 _SETTLE_MS = 3_600_000
-_encoder = msgspec.json.Encoder()
 LATEST_DEFAULT_LIMIT: Final = 500
 
 
@@ -35,15 +33,15 @@ LATEST_DEFAULT_LIMIT: Final = 500
     summary="A page of bars, newest first",
     description="Bars with ts < beforeTs (unix ms), newest first. Follow nextBeforeTs for older pages; "
     "it is null once history is exhausted. Pages of settled bars are cacheable (ETag, max-age). "
-    "adjustment picks the price basis (adjusted by default, or raw: the traded prices).",
+    "adjustment picks the price basis (adjusted by default, or raw: the traded prices). "
+    "X-Cache says whether the server's page cache answered: hit, miss, or bypass (cache off or not listening).",
     responses={200: ResponseSpec(CandlesPage, description="A page of bars."), **DATA_RESPONSES},
     tags=["candles"],
 )
-# The signature is the old contract's /candles query plus the request (ETag), pool and settings it needs.
+# The signature is the old contract's /candles query plus the request (ETag) and the page source.
 async def candles(  # noqa: PLR0913
     request: Request[Any, Any, Any],
-    db: NamedDependency[Database],
-    settings: NamedDependency[Settings],
+    pages: NamedDependency[CandlePages],
     ticker: Ticker,
     tf: Tf,
     before_ts: Annotated[
@@ -61,25 +59,16 @@ async def candles(  # noqa: PLR0913
     adjustment: AdjustmentParam = "adjusted",
 ) -> Response[bytes]:
     symbol = ticker_of(ticker)
-    before = MAX_TS_MS if before_ts is None else before_ts
-    page = await db.fetchrow(_PAGE_SQL[adjustment, tf], symbol, tf, before, min(limit, MAX_LIMIT))
-    assert page is not None  # an aggregate always returns its one row
-    bars, newest, oldest, rows_json, more = page
-    body = _encoder.encode(
-        CandlesPageWire(
-            ok=True,
-            ticker=symbol,
-            tf=tf,
-            count=bars,
-            rows=msgspec.Raw(b"[" + rows_json.encode() + b"]"),
-            nextBeforeTs=oldest if more else None,
-        )
-    )
+    key: PageKey = (adjustment, symbol, tf, before_ts, min(limit, MAX_LIMIT))
+    page, state = await pages.page(key)
+    newest = page.newest
     now_ms = time.time_ns() // 1_000_000
-    newest_end = newest + BAR_MS[tf] if bars else (before_ts if before_ts is not None else now_ms)
+    newest_end = newest + BAR_MS[tf] if newest is not None else (before_ts if before_ts is not None else now_ms)
     settled = before_ts is not None and newest_end + _SETTLE_MS <= now_ms
-    max_age_s = settings.past_page_max_age_s if settled else 0
-    return json_page(request, body, max_age_s=max_age_s, salt=etag_salt(adjustment))
+    max_age_s = pages.past_page_max_age_s if settled else 0
+    return json_page(
+        request, page.body, max_age_s=max_age_s, salt=etag_salt(adjustment), extra_headers={"X-Cache": state}
+    )
 
 
 @get(
