@@ -317,6 +317,10 @@ def _prepare_database(admin_url: str, args: argparse.Namespace) -> None:
     conn.close()
 
 
+def _warm_up(args: argparse.Namespace) -> argparse.Namespace:
+    return argparse.Namespace(**{**vars(args), "seconds": max(2, args.seconds // 4)})
+
+
 def _stop(api: subprocess.Popen[bytes] | None) -> None:
     if api is not None:
         api.terminate()
@@ -334,6 +338,9 @@ def _database_path(args: argparse.Namespace, reader: str, key: str, workdir: Pat
         newest: list[Page] = [(t, None) for t in names]
         pool_size = args.workers * args.pool_max
         floor = asyncio.run(driver_floor(reader, newest, args.connections, pool_size, args.seconds))
+        # A fresh worker's first seconds under load are slower (each pooled connection prepares its
+        # statements, the first allocations grow the heap): warm up, then measure the steady state.
+        run_wrk(url, key, newest, _warm_up(args), workdir)
         through_api = run_wrk(url, key, newest, args, workdir)
         headers = {"X-API-Key": key}
         # The same closed loop as wrk's, from a client that keeps each request's Server-Timing stages.
@@ -360,8 +367,7 @@ def _cached_path(args: argparse.Namespace, reader: str, key: str, workdir: Path,
     )
     api, url = start_api(reader, key, args, workdir / "api-cached.log", cache_bytes=args.cache_mb << 20)
     try:
-        warm_args = argparse.Namespace(**{**vars(args), "seconds": max(2, args.seconds // 4)})
-        run_wrk(url, key, walks, warm_args, workdir, count_cache=True)
+        run_wrk(url, key, walks, _warm_up(args), workdir, count_cache=True)
         cached = run_wrk(url, key, walks, args, workdir, count_cache=True)
         cached.name = "API + page cache (wrk)"
         cached.detail += f", {args.cache_mb} MiB cache, {cached.detail_hits}"
@@ -453,7 +459,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--pool-max", type=int, default=8)
+    parser.add_argument("--pool-max", type=int, default=16)
     parser.add_argument("--port", type=int, default=18787)
     parser.add_argument("--database", default="vm_bench_api")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")

@@ -7,31 +7,21 @@ import sys
 
 import uvicorn
 
-from history_api.settings import Settings, SettingsError
+from history_api.workers import Workers, settings_or_exit, uvicorn_config
 
 
 def main() -> None:
-    try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        print(f"history-api: {exc}", file=sys.stderr)
-        sys.exit(2)
+    settings = settings_or_exit()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("history_api").info("starting %s", settings)
-    uvicorn.run(
-        "history_api.app:create_app_from_env",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        loop="uvloop",
-        http="httptools",
-        access_log=settings.access_log,
-        proxy_headers=False,
-        server_header=False,
-        timeout_keep_alive=30,
-        log_level=settings.log_level.lower(),
-    )
+    if settings.workers == 1:
+        uvicorn.Server(uvicorn_config()).run()
+        return
+    try:
+        sys.exit(Workers(uvicorn_config, settings.host, settings.port, settings.workers).run())
+    except OSError as exc:
+        print(f"history-api: cannot listen on {settings.host}:{settings.port}: {exc}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":
