@@ -287,7 +287,7 @@ class BenchResults:
 
 def _round_robin(names: list[str]) -> Callable[[], str]:
     counter = itertools.count(random.Random(3).randrange(len(names)))  # a load pattern, not a secret
-    return lambda: f"/candles?ticker={names[next(counter) % len(names)]}&tf=1d&limit={PAGE}"
+    return lambda: page_path((names[next(counter) % len(names)], None))
 
 
 def _open_loop_figures(run_: LoadRun, rate: float, floor_rps: float) -> OpenLoopFigures:

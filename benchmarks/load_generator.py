@@ -128,64 +128,6 @@ async def _timed(conn: _Connection, raw: bytes, due: float, run: LoadRun) -> Non
     run.samples.append(Sample(due, sent, done, status, stages, worker))
 
 
-async def _open_loop(  # noqa: PLR0913
-    host: str,
-    port: int,
-    next_path: PathSource,
-    headers: dict[str, str],
-    rate: float,
-    seconds: float,
-    max_connections: int,
-) -> LoadRun:
-    label = f"open loop {rate:.0f}/s"
-    run = LoadRun(label, seconds)
-    idle: asyncio.Queue[_Connection] = asyncio.Queue()
-    for _ in range(max_connections):
-        idle.put_nowait(_Connection(host, port))
-    pending: set[asyncio.Task[None]] = set()
-    rng = random.Random(7)  # arrival times, not secrets
-    start = time.perf_counter()
-    due = start
-
-    async def one(due_s: float, raw: bytes) -> None:
-        # Waiting for a free connection counts: the latency runs from when the request was due.
-        conn = await idle.get()
-        try:
-            await _timed(conn, raw, due_s, run)
-        finally:
-            idle.put_nowait(conn)
-
-    while due < start + seconds:
-        due += rng.expovariate(rate)
-        delay = due - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        task = asyncio.create_task(one(due, _request_bytes(next_path(), host, headers)))
-        pending.add(task)
-        task.add_done_callback(pending.discard)
-    if pending:
-        await asyncio.wait(pending)
-    while not idle.empty():
-        idle.get_nowait().close()
-    return run
-
-
-async def _closed_loop(  # noqa: PLR0913
-    host: str, port: int, next_path: PathSource, headers: dict[str, str], connections: int, seconds: float, label: str
-) -> LoadRun:
-    run = LoadRun(label, seconds)
-    deadline = time.perf_counter() + seconds
-
-    async def caller() -> None:
-        conn = _Connection(host, port)
-        while time.perf_counter() < deadline:
-            await _timed(conn, _request_bytes(next_path(), host, headers), time.perf_counter(), run)
-        conn.close()
-
-    await asyncio.gather(*(caller() for _ in range(connections)))
-    return run
-
-
 def open_loop(  # noqa: PLR0913
     host: str,
     port: int,
@@ -195,14 +137,61 @@ def open_loop(  # noqa: PLR0913
     seconds: float,
     max_connections: int = 256,
 ) -> LoadRun:
-    return uvloop.run(_open_loop(host, port, next_path, headers, rate, seconds, max_connections))
+    """Requests due at Poisson arrivals of `rate` a second for `seconds`, over at most `max_connections`."""
+    run = LoadRun(f"open loop {rate:.0f}/s", seconds)
+
+    async def generate() -> None:
+        idle: asyncio.Queue[_Connection] = asyncio.Queue()
+        for _ in range(max_connections):
+            idle.put_nowait(_Connection(host, port))
+        pending: set[asyncio.Task[None]] = set()
+        rng = random.Random(7)  # arrival times, not secrets
+        start = time.perf_counter()
+        due = start
+
+        async def one(due_s: float, raw: bytes) -> None:
+            # Waiting for a free connection counts: the latency runs from when the request was due.
+            conn = await idle.get()
+            try:
+                await _timed(conn, raw, due_s, run)
+            finally:
+                idle.put_nowait(conn)
+
+        while due < start + seconds:
+            due += rng.expovariate(rate)
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            task = asyncio.create_task(one(due, _request_bytes(next_path(), host, headers)))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+        if pending:
+            await asyncio.wait(pending)
+        while not idle.empty():
+            idle.get_nowait().close()
+
+    uvloop.run(generate())
+    return run
 
 
 def closed_loop(  # noqa: PLR0913
     host: str, port: int, next_path: PathSource, headers: dict[str, str], connections: int, seconds: float
 ) -> LoadRun:
-    label = f"closed loop {connections} conns"
-    return uvloop.run(_closed_loop(host, port, next_path, headers, connections, seconds, label))
+    """`connections` callers, each sending its next request as soon as the last is answered, for `seconds`."""
+    run = LoadRun(f"closed loop {connections} conns", seconds)
+    deadline = time.perf_counter() + seconds
+
+    async def caller() -> None:
+        conn = _Connection(host, port)
+        while time.perf_counter() < deadline:
+            await _timed(conn, _request_bytes(next_path(), host, headers), time.perf_counter(), run)
+        conn.close()
+
+    async def generate() -> None:
+        await asyncio.gather(*(caller() for _ in range(connections)))
+
+    uvloop.run(generate())
+    return run
 
 
 def stage_breakdown(run: LoadRun) -> list[str]:

@@ -142,8 +142,12 @@ def _one(_: str, raw: str) -> tuple[str, ...]:
 KEY_FILE_ROUTES = ("bulk", "export")
 
 
-def _key_lines(name: str, raw: str) -> list[tuple[int, list[str]]]:
-    """The key file's lines as (line number, fields); # comments and blanks skipped, every limit checked."""
+# One key file line: the key, and its limits as (route, limit); route "" is the limit on every request.
+KeyLine = tuple[str, list[tuple[str, str]]]
+
+
+def _key_lines(name: str, raw: str) -> list[KeyLine]:
+    """The key file's lines, # comments and blanks skipped, every limit checked and named by its line."""
     try:
         lines = Path(raw).read_text(encoding="utf-8").splitlines()
     except OSError as exc:
@@ -153,9 +157,8 @@ def _key_lines(name: str, raw: str) -> list[tuple[int, list[str]]]:
         fields = line.split()
         if not fields or fields[0].startswith("#"):
             continue
-        bare = [f for f in fields[1:] if "=" not in f]
-        for text in fields[1:]:
-            route, _, limit = text.rpartition("=")
+        limits = [(route, limit) for route, _, limit in (f.rpartition("=") for f in fields[1:])]
+        for route, limit in limits:
             if route and route not in KEY_FILE_ROUTES:
                 raise SettingsError(
                     f"{name}={raw} line {number}: {route!r} is not a limit name; use {', '.join(KEY_FILE_ROUTES)}"
@@ -166,30 +169,24 @@ def _key_lines(name: str, raw: str) -> list[tuple[int, list[str]]]:
                 raise SettingsError(
                     f"{name}={raw} line {number}: {limit!r} is not a rate limit like '600/minute'"
                 ) from None
-        if len(bare) > 1:
+        if sum(1 for route, _ in limits if not route) > 1:
             raise SettingsError(
                 f"{name}={raw} line {number}: expected '<key> [<limit>] [bulk=<limit>] [export=<limit>]'"
             )
-        out.append((number, fields))
+        out.append((fields[0], limits))
     return out
 
 
 def _keys_file(name: str, raw: str) -> tuple[str, ...]:
-    return tuple(fields[0] for _, fields in _key_lines(name, raw))
+    return tuple(key for key, _ in _key_lines(name, raw))
 
 
 def _key_limits_file(name: str, raw: str) -> tuple[tuple[str, str], ...]:
-    return tuple((fields[0], f) for _, fields in _key_lines(name, raw) for f in fields[1:] if "=" not in f)
+    return tuple((key, limit) for key, limits in _key_lines(name, raw) for route, limit in limits if not route)
 
 
 def _key_route_limits_file(name: str, raw: str) -> tuple[tuple[str, str, str], ...]:
-    limits = []
-    for _, fields in _key_lines(name, raw):
-        for text in fields[1:]:
-            route, _, limit = text.partition("=")
-            if limit:
-                limits.append((fields[0], route, limit))
-    return tuple(limits)
+    return tuple((key, route, limit) for key, limits in _key_lines(name, raw) for route, limit in limits if route)
 
 
 def _secret(_: str, raw: str) -> bytes:

@@ -100,7 +100,7 @@ class Workers:
         self._stopping = True
 
     def run(self) -> int:
-        # Holding the port first turns "address in use" into one clear error instead of a restart loop.
+        # Binding once here turns "address in use" into one clear error instead of a restart loop.
         probe = listening_socket(*self._target[1:])
         probe.close()
         signal.signal(signal.SIGTERM, self._stop)
