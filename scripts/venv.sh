@@ -5,8 +5,8 @@ source "$(dirname "$0")/lib.sh"
 
 python_bin="${PYTHON:-python3}"
 command -v "$python_bin" >/dev/null || die "no $python_bin on PATH; install Python 3.11 (apt-get install python3 python3-venv)"
-"$python_bin" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11, 5) else 1)' \
-  || die "$python_bin is $("$python_bin" -V 2>&1); the project needs Python >= 3.11.5"
+"$python_bin" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
+  || die "$python_bin is $("$python_bin" -V 2>&1); the project needs Python >= 3.11"
 
 lock="$REPO_ROOT/locks/dev.txt"
 projects=("$REPO_ROOT/packages/vietmarket-core" "$REPO_ROOT/packages/history-api" "$REPO_ROOT/packages/vietmarket-client" "$REPO_ROOT")
