@@ -11,7 +11,9 @@ packages=(postgresql-15 postgresql-client-15 postgresql-server-dev-15 postgresql
   # the History API: the chart's npm package, and wrk for its load benchmark
   nodejs wrk
   # the local HA harness and its failover test: real etcd, HAProxy and Patroni
-  etcd-server haproxy patroni)
+  etcd-server haproxy patroni
+  # the container tests: Debian's Docker engine and compose v1, and debootstrap for the base image
+  docker.io docker-compose debootstrap)
 # Extra groups requested by later steps, e.g. EXTRA_PACKAGES="wrk chromium".
 read -r -a extra <<<"${EXTRA_PACKAGES:-}"
 packages+=("${extra[@]}")
