@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup system timescaledb venv node db run demo stop test lint typecheck bench bench-api convex-test ha ha-stop lock
+.PHONY: help setup system timescaledb venv node db run demo stop test lint typecheck bench bench-api convex-test ha ha-stop lock images images-prebuild
 
 help:
 	@echo "make run    install what is missing, start TimescaleDB, Dagster and the History API"
@@ -51,8 +51,18 @@ typecheck: venv
 convex-test: system
 	@bash scripts/convex-test.sh
 
-test: setup lint typecheck convex-test
-	@bash scripts/test.sh
+# The images build in the background from the start (they mostly wait on the mirror and PyPI); the container
+# tests, which pytest runs last, wait for them.  The engine is stopped, and checked empty, either way.
+test: system images-prebuild setup lint typecheck convex-test
+	@status=0; VIETMARKET_DOCKER_ROOT=$(CURDIR)/.data/docker VIETMARKET_IMAGES_PREBUILD=1 bash scripts/test.sh || status=$$?; \
+	bash scripts/images.sh stop || status=1; exit $$status
+
+images-prebuild: system
+	@bash scripts/images.sh prebuild
+
+# Every image on the debootstrapped base, in a private engine under .data/docker (see deploy/docker/imagectl.py).
+images: system
+	@python3 deploy/docker/imagectl.py build --root .data/docker
 
 bench: setup
 	@bash scripts/bench.sh

@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -106,3 +107,14 @@ def sim(simulator: SimulatorServer) -> Iterator[SimulatorServer]:
 def inject(server: SimulatorServer, **rule: Any) -> None:
     response = httpx.post(f"{server.url}/_sim/faults", json=rule)
     response.raise_for_status()
+
+
+CONTAINER_TESTS = Path(__file__).parent / "containers"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The container tests carry their marker and run last: `make test` builds their images meanwhile."""
+    for item in items:
+        if item.path.is_relative_to(CONTAINER_TESTS):
+            item.add_marker(pytest.mark.containers)
+    items.sort(key=lambda item: item.path.is_relative_to(CONTAINER_TESTS))

@@ -405,8 +405,10 @@ def build(engine: Engine, name: str, base: str = BASE_IMAGE, log_dir: Path | Non
             cmd, cwd=REPO, env=engine.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
         assert proc.stdout is not None
+        started = time.monotonic()
         for line in proc.stdout:
-            log.write(line)
+            # Elapsed seconds on each line: the log then shows which step a slow build spends its time in.
+            log.write(f"[{time.monotonic() - started:7.1f}s] {line}")
             lines.append(line.rstrip("\n"))
             match = STEP_LINE.match(line.strip())
             if match:

@@ -62,6 +62,14 @@ def engine() -> Iterator[Any]:
 def image(engine: Any) -> Callable[[str], str]:
     """Builds an image the first time a test asks for it; later tests reuse the build."""
     built: dict[str, str] = {}
+    if os.environ.get("VIETMARKET_IMAGES_PREBUILD"):
+        # `make test` started every build in the background (scripts/images.sh); a failure there is
+        # reported by the build below, which then runs in the foreground and names the failing step.
+        subprocess.run(["bash", str(REPO / "scripts" / "images.sh"), "wait"], check=False)
+        for name in imagectl.IMAGES:
+            ref = f"{name}:{imagectl.TAG}"
+            if engine.image_exists(ref):
+                built[name] = ref
 
     def build(name: str) -> str:
         if name not in built:
@@ -94,12 +102,3 @@ def container_state(engine: Any, container: str) -> dict[str, Any]:
     out = engine.docker("inspect", "--format", "{{json .State}}", container, step=f"inspect {container}")
     state: dict[str, Any] = json.loads(out)
     return state
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if Path(str(item.fspath)).is_relative_to(Path(__file__).parent):
-            item.add_marker(pytest.mark.containers)
-
-
-os.environ.setdefault("COMPOSE_INTERACTIVE_NO_CLI", "1")
