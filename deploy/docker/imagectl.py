@@ -280,9 +280,9 @@ def host_trust_files() -> list[str]:
     return files
 
 
-def base_tarball() -> Path:
+def base_tarball(mirror: str | None = None) -> Path:
     """The base root filesystem as a tarball, built once with debootstrap and kept in the git-ignored cache."""
-    mirror = host_mirror()
+    mirror = mirror or host_mirror()
     target = CACHE / f"base-{SUITE}-{base_key(mirror)}.tar"
     if target.is_file():
         return target
@@ -380,11 +380,14 @@ def build(engine: Engine, name: str, base: str = BASE_IMAGE, log_dir: Path | Non
     """Builds one image on the base; a failure names the Dockerfile step and shows its last output lines."""
     if name not in IMAGES:
         raise StepError(f"build {name}", f"unknown image; the build produces {', '.join(IMAGES)}")
-    dockerfile = IMAGES[name]
-    ref = f"{name}:{TAG}"
     log_dir = log_dir or engine.root / "builds"
     log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / f"{name.replace('/', '_')}.log"
+    return build_dockerfile(engine, f"{name}:{TAG}", IMAGES[name], base, log_dir / f"{name.replace('/', '_')}.log")
+
+
+def build_dockerfile(engine: Engine, ref: str, dockerfile: str, base: str, log_path: Path) -> str:
+    """`docker build` of one Dockerfile with the repository as context; a failure names the step it failed at."""
+    name = ref.rsplit(":", 1)[0]
     cmd = [
         docker_bin(),
         "build",
@@ -429,6 +432,19 @@ def build_all(engine: Engine, names: Sequence[str] = ()) -> list[str]:
 
 def image_size_mb(engine: Engine, ref: str) -> float:
     return int(engine.docker("image", "inspect", "--format", "{{.Size}}", ref, step="image size").strip()) / 1e6
+
+
+def wait_running(engine: Engine, container: str, within_s: float = 10) -> None:
+    """Fails, with the container's exit code and last log lines, if it stops within the grace period."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        state = engine.docker("inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", container, step="inspect")
+        status, code = state.split()
+        if status in ("exited", "dead"):
+            raise StepError(
+                f"container {container}", f"exited with code {code}; last log lines:\n{last_logs(engine, container)}"
+            )
+        time.sleep(0.5)
 
 
 def last_logs(engine: Engine, container: str, lines: int = LOG_TAIL) -> str:
