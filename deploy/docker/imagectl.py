@@ -403,7 +403,7 @@ def build_dockerfile(engine: Engine, ref: str, dockerfile: str, base: str, log_p
         ".",
     ]
     step, lines = "context", []
-    with log_path.open("w") as log:
+    with log_path.open("w", buffering=1) as log:
         proc = subprocess.Popen(
             cmd, cwd=REPO, env=engine.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
