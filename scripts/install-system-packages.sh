@@ -11,7 +11,9 @@ packages=(postgresql-15 postgresql-client-15 postgresql-server-dev-15 postgresql
   # the History API: the chart's npm package, and wrk for its load benchmark
   nodejs wrk
   # the local HA harness and its failover test: real etcd, HAProxy and Patroni
-  etcd-server haproxy patroni)
+  etcd-server haproxy patroni
+  # pgBackRest: WAL archive, full and differential backups, the restore drill
+  pgbackrest)
 # Extra groups requested by later steps, e.g. EXTRA_PACKAGES="wrk chromium".
 read -r -a extra <<<"${EXTRA_PACKAGES:-}"
 packages+=("${extra[@]}")
