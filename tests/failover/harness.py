@@ -67,8 +67,10 @@ class Harness:
             pytest.fail(str(exc), pytrace=False)
 
 
-def run_ha(command: str, timeout_s: float, *args: str) -> str:
-    """scripts/ha.sh COMMAND ARGS...; a failure or a timeout raises with the script's output (it names the step)."""
+def run_ha(command: str, timeout_s: float, *args: str, stdout_only: bool = False) -> str:
+    """scripts/ha.sh COMMAND ARGS...; a failure or a timeout raises with the script's output (it names the step).
+
+    Returns stdout and stderr (the step log), or only stdout (e.g. pgBackRest's JSON)."""
     argv = ["bash", str(HA_SH), *command.split(), *args]
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s, cwd=REPO)
@@ -77,7 +79,7 @@ def run_ha(command: str, timeout_s: float, *args: str) -> str:
         raise AssertionError(f"scripts/ha.sh {command} took over {timeout_s:.0f}s:\n{err}") from exc
     if done.returncode != 0:
         raise AssertionError(f"scripts/ha.sh {command} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    return done.stdout + done.stderr
+    return done.stdout if stdout_only else done.stdout + done.stderr
 
 
 def load_harness() -> Harness:

@@ -61,6 +61,7 @@ AFTER_DIFF_S = 12.0
 # shared two-core machine.
 RPO_SLACK_S = 5.0
 PROBE_EVERY_S = 0.1
+RETENTION_FULL = 2  # scripts/ha.sh's HA_RETENTION_FULL default
 
 
 @dataclass
@@ -106,9 +107,7 @@ def report() -> dict[str, Any]:
 
 
 def backrest_info(ha: Harness) -> dict[str, Any]:
-    out = run_ha("backup-info", 60, "--output=json")
-    start = out.index("[")
-    (stanza,) = json.loads(out[start : out.rindex("]") + 1])
+    (stanza,) = json.loads(run_ha("backup-info", 60, "--output=json", stdout_only=True))
     assert stanza["status"]["code"] == 0, f"stanza not ok: {stanza['status']}"
     return dict(stanza)
 
@@ -352,6 +351,20 @@ def check_the_ledger(disaster: Disaster, restored: Restored, prefix: str, archiv
     }
 
 
+def check_retention(ha: Harness) -> dict[str, Any]:
+    """Retention: a third full backup expires the oldest full and the differential that depends on it."""
+    before = [b["label"] for b in backrest_info(ha)["backup"]]
+    t0 = time.monotonic()
+    run_ha("backup full", 180)
+    after = backrest_info(ha)["backup"]
+    fulls = [b["label"] for b in after if b["type"] == "full"]
+    assert len(fulls) == RETENTION_FULL, f"{len(fulls)} full backups kept, retention is {RETENTION_FULL}: {fulls}"
+    expired = [label for label in before if label not in {b["label"] for b in after}]
+    assert expired and expired[0] == before[0], f"the oldest full backup {before[0]} did not expire: {after}"
+    assert all(b["type"] == "full" for b in after), f"a differential of an expired full survived: {after}"
+    return {"kept_full": fulls, "expired": expired, "third_full_s": round(time.monotonic() - t0, 2)}
+
+
 def test_restore_drill(ha: Harness, report: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
     run_id, t_start = secrets.token_hex(2).upper(), time.monotonic()
     timeout_s = ha.layout.archive_timeout_s
@@ -359,6 +372,7 @@ def test_restore_drill(ha: Harness, report: dict[str, Any], capsys: pytest.Captu
     disaster = ingest_back_up_and_lose_both_nodes(ha, drill, f"R{run_id}")
     restored = restore_by_the_runbook(ha, drill, f"Q{run_id}")
     rpo = check_the_ledger(disaster, restored, f"R{run_id}", timeout_s)
+    retention = check_retention(restored.harness)
     rto = {
         "restore_to_first_accepted_write_s": round(restored.first_write_at - restored.t_restore, 2),
         "disaster_to_first_accepted_write_s": round(restored.first_write_at - disaster.at, 2),
@@ -371,6 +385,7 @@ def test_restore_drill(ha: Harness, report: dict[str, Any], capsys: pytest.Captu
         "rpo": rpo,
         "rto": rto,
         "backups": disaster.backups | {"full_after_restore_s": round(restored.seconds["full_after_restore_s"], 2)},
+        "retention": retention,
         "destroy_s": round(restored.seconds["destroy_s"], 2),
         "sequence": [f"scripts/ha.sh {c}" for c in RESTORE_SEQUENCE],
         "test_s": round(time.monotonic() - t_start, 1),
