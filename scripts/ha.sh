@@ -8,10 +8,23 @@
 #   scripts/ha.sh status   patronictl list, etcd health, where HAProxy's ports lead
 #   scripts/ha.sh clean    stop, then delete the harness's state
 #
+# Backups (pgBackRest, config from deploy/pgbackrest/pgbackrest.conf.tmpl; repository in
+# .data/ha/nodes/pgbackrest/repo; HA_TIMESCALE_RUNBOOK.md "Restore from pgBackRest" is this sequence):
+#   scripts/ha.sh backup full|diff   a backup taken on the current leader (retention expires old ones)
+#   scripts/ha.sh backup-info        pgbackrest info: backups, and the archived WAL range
+#   scripts/ha.sh archive-check      pgbackrest check on the leader: a WAL switch reaches the repository
+#   scripts/ha.sh destroy            stop, then delete the nodes' data and etcd's state; keeps the repository
+#   scripts/ha.sh restore [OPTS]     a new cluster from the repository: pg1 restored by Patroni's pgbackrest
+#                                    bootstrap (OPTS: pgbackrest restore options, default: replay all archived
+#                                    WAL; e.g. --type=time "--target=2026-01-02 03:04:05+00"), then pg2 cloned
+#
 # Ports (override through the environment):
 #   HA_LEADER_PORT 15433 (read-write, leader only)   HA_REPLICA_PORT 15434 (read-only replicas)
 #   HA_STATS_PORT 17433   HA_PG_PORT_1/2 15441/15442   HA_REST_PORT_1/2 18008/18009
 #   HA_ETCD_PORT_BASE 12379: member i listens on base+2(i-1) (clients) and base+2(i-1)+1 (peers)
+#   HA_ARCHIVE_TIMEOUT 10 (s): PostgreSQL's archive_timeout, the bound on what a restore from the archive
+#     loses (the restore drill asserts its RPO against it).  Production's value is in timescaledb-ha.nomad.hcl.
+#   HA_STANZA vietmarket   HA_RETENTION_FULL 2   HA_RETENTION_DIFF 3
 # Writes .data/ha/secrets.env (mode 600) and .data/ha/stack.env (the URLs), plus cluster.json.
 set -Eeuo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -31,12 +44,16 @@ HA_LOOP_WAIT="${HA_LOOP_WAIT:-2}"
 HA_RETRY_TIMEOUT="${HA_RETRY_TIMEOUT:-4}"
 HA_START_TIMEOUT="${HA_START_TIMEOUT:-120}"
 HA_STOP_TIMEOUT="${HA_STOP_TIMEOUT:-40}"
+HA_ARCHIVE_TIMEOUT="${HA_ARCHIVE_TIMEOUT:-10}"
+HA_STANZA="${HA_STANZA:-vietmarket}"
+HA_RETENTION_FULL="${HA_RETENTION_FULL:-2}"
+HA_RETENTION_DIFF="${HA_RETENTION_DIFF:-3}"
 HA_SECRETS="$HA_DIR/secrets.env"
 HA_RUN="$HA_DIR/run"
 HA_LOGS="$HA_DIR/logs"
 HACTL="$REPO_ROOT/deploy/ha-local/hactl.py"
 # Debian packages of the harness (patroni 3.0.2 brings python3-etcd, which its etcd3 client needs).
-HA_PACKAGES="etcd-server haproxy patroni"
+HA_PACKAGES="etcd-server haproxy patroni pgbackrest"
 
 STEP="init"
 trap 'rc=$?; printf "\033[1;31m[vietmarket ha] error:\033[0m step \"%s\" failed (exit %s)\n" "$STEP" "$rc" >&2' ERR
@@ -57,13 +74,19 @@ resolve_node_root() {
     chown postgres:postgres "$HA_NODE_ROOT"
     ln -sfn "$HA_NODE_ROOT" "$HA_DIR/nodes"
   fi
+  # pgBackRest's repository and its log/lock/spool directories, beside the nodes (postgres owns them).
+  HA_BACKREST_DIR="$HA_NODE_ROOT/pgbackrest"
 }
 
 export_layout() {
   export HA_DIR HA_NODE_ROOT HA_SCOPE HA_LEADER_PORT HA_REPLICA_PORT HA_STATS_PORT HA_PG_PORT_1 HA_PG_PORT_2 \
-    HA_REST_PORT_1 HA_REST_PORT_2 HA_ETCD_PORT_BASE HA_TTL HA_LOOP_WAIT HA_RETRY_TIMEOUT HA_START_TIMEOUT PG_BIN
+    HA_REST_PORT_1 HA_REST_PORT_2 HA_ETCD_PORT_BASE HA_TTL HA_LOOP_WAIT HA_RETRY_TIMEOUT HA_START_TIMEOUT PG_BIN \
+    HA_ARCHIVE_TIMEOUT HA_STANZA HA_RETENTION_FULL HA_RETENTION_DIFF HA_BACKREST_DIR
 }
 hactl() { "$VENV/bin/python" "$HACTL" "$@"; }
+as_postgres() { # the postgres OS user runs pgBackRest, as it runs PostgreSQL (the files are its own)
+  if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
 
 # --- process bookkeeping: every process is started through `launch`, which records its pid --------
 pid_running() { # pid_running PID -> 0 while the process exists and is not a zombie awaiting its reaper
@@ -121,7 +144,7 @@ check_port() { # check_port PORT WHAT
 ensure_packages() {
   step "system packages (${HA_PACKAGES})"
   local missing=0
-  for bin in etcd haproxy patroni patronictl; do command -v "$bin" >/dev/null || missing=1; done
+  for bin in etcd haproxy patroni patronictl pgbackrest; do command -v "$bin" >/dev/null || missing=1; done
   if ((missing)); then
     EXTRA_PACKAGES="$HA_PACKAGES" bash "$REPO_ROOT/scripts/install-system-packages.sh" \
       || fail "installing $HA_PACKAGES failed"
@@ -186,6 +209,9 @@ start_node() { # start_node I: Patroni of node pgI, unless it runs
   local rendered
   rendered=$(hactl render-patroni "$i") || fail "rendering patroni.yml for pg$i"
   (umask 077 && printf '%s\n' "$rendered" >"$node_dir/patroni.yml")
+  rendered=$(hactl render-pgbackrest "$i") || fail "rendering pgbackrest.conf for pg$i"
+  (umask 077 && printf '%s\n' "$rendered" >"$node_dir/pgbackrest.conf")
+  ensure_backrest_dirs
   if [[ $(id -u) -eq 0 ]]; then
     chown -R postgres:postgres "$node_dir"
     runuser -u postgres -- test -w "$node_dir" || fail "the postgres OS user cannot write $node_dir"
@@ -193,6 +219,12 @@ start_node() { # start_node I: Patroni of node pgI, unless it runs
   chmod 700 "$node_dir"
   [[ ! -d "$node_dir/data" ]] || chmod 700 "$node_dir/data"
   launch "$pidfile" "$HA_LOGS/patroni-pg$i.log" 1 /usr/bin/patroni "$node_dir/patroni.yml"
+}
+
+ensure_backrest_dirs() {
+  mkdir -p "$HA_BACKREST_DIR"/{repo,log,lock,spool}
+  if [[ $(id -u) -eq 0 ]]; then chown -R postgres:postgres "$HA_BACKREST_DIR"; fi
+  chmod 750 "$HA_BACKREST_DIR" "$HA_BACKREST_DIR/repo"
 }
 
 start_patroni() {
@@ -249,12 +281,116 @@ start() {
   hactl wait-haproxy || fail "HAProxy does not route the leader port to the leader"
   step "bootstrap (database vietmarket, schema via vietmarket-db migrate, login roles)"
   hactl bootstrap | sed 's/^/[vietmarket ha] /' || fail "bootstrap through the leader failed"
+  step "pgbackrest stanza $HA_STANZA (repository $HA_BACKREST_DIR/repo)"
+  stanza_create
   step "a streaming replica behind :$HA_REPLICA_PORT"
   hactl wait-replica >/dev/null || fail "no streaming replica"
   hactl write-cluster-json
   STEP="status"
   hactl status || true
   log "ha: up; URLs in $HA_DIR/stack.env (writer :$HA_LEADER_PORT, reader :$HA_REPLICA_PORT), passwords in $HA_SECRETS"
+}
+
+# --- pgBackRest -------------------------------------------------------------------------------------
+leader_node() { # the pgN that leads now
+  local leader
+  leader=$(HA_START_TIMEOUT=20 hactl wait-leader) || fail "no Patroni leader (is the harness running? scripts/ha.sh status)"
+  [[ "$leader" =~ ^pg[12]$ ]] || fail "unexpected leader name '$leader'"
+  echo "$leader"
+}
+backrest() { # backrest NODE ARGS...: pgbackrest with NODE's config (its pg1 is NODE's own PostgreSQL)
+  local node=$1
+  shift
+  as_postgres pgbackrest --config="$HA_NODE_ROOT/$node/pgbackrest.conf" --stanza="$HA_STANZA" "$@"
+}
+stanza_create() {
+  # Idempotent: an existing stanza of the same cluster (system id) is accepted as is.
+  local leader
+  leader=$(leader_node)
+  backrest "$leader" stanza-create >"$HA_LOGS/pgbackrest-stanza.log" 2>&1 \
+    || { cat "$HA_LOGS/pgbackrest-stanza.log" >&2; fail "pgbackrest stanza-create on $leader"; }
+}
+backrest_layout() {
+  resolve_node_root
+  export_layout
+  [[ -f "$HA_SECRETS" ]] || fail "the harness was never started ($HA_SECRETS missing)"
+  mkdir -p "$HA_LOGS"
+  set -a
+  # shellcheck disable=SC1090
+  source "$HA_SECRETS"
+  set +a
+}
+backup() { # backup full|diff|incr
+  local type=${1:-}
+  [[ "$type" =~ ^(full|diff|incr)$ ]] || die "usage: scripts/ha.sh backup full|diff|incr"
+  backrest_layout
+  step "pgbackrest $type backup"
+  local leader
+  leader=$(leader_node)
+  log "ha: $type backup on the leader $leader"
+  # Retention (repo1-retention-full / -diff) expires older backups, and the WAL only they need, after it.
+  backrest "$leader" --type="$type" --log-level-console=info backup || fail "pgbackrest $type backup on $leader"
+}
+backup_info() {
+  backrest_layout
+  step "pgbackrest info"
+  backrest pg1 info "$@" || fail "pgbackrest info"
+}
+archive_check() {
+  backrest_layout
+  step "pgbackrest check"
+  local leader
+  leader=$(leader_node)
+  # check forces a WAL switch on the leader and waits until that segment is in the repository.
+  backrest "$leader" --log-level-console=info check || fail "pgbackrest check on the leader $leader"
+  log "ha: WAL archiving from the leader $leader works"
+}
+
+destroy() {
+  # The disaster the restore drill recovers from: the cluster is gone (its nodes' data and the DCS),
+  # only the pgBackRest repository and the harness's secrets remain.
+  stop
+  step "delete the nodes' data directories and etcd's state (keep $HA_BACKREST_DIR)"
+  rm -rf "$HA_NODE_ROOT/pg1" "$HA_NODE_ROOT/pg2" "$HA_DIR/etcd" "$HA_RUN" "$HA_DIR/haproxy.cfg" \
+    "$HA_DIR/stack.env" "$HA_DIR/cluster.json"
+  log "ha: cluster destroyed; the repository in $HA_BACKREST_DIR/repo is kept"
+}
+
+restore() { # restore [pgbackrest restore options]
+  resolve_node_root
+  export_layout
+  ensure_packages
+  step "restore: preconditions"
+  [[ -f "$HA_SECRETS" ]] || fail "$HA_SECRETS is missing: the restored roles' passwords are in it"
+  for i in 1 2; do
+    alive "$HA_RUN/patroni-pg$i.pid" && fail "patroni pg$i is running: scripts/ha.sh destroy first"
+    [[ ! -e "$HA_NODE_ROOT/pg$i/data" ]] || fail "$HA_NODE_ROOT/pg$i/data exists: scripts/ha.sh destroy first"
+  done
+  [[ ! -d "$HA_DIR/etcd" ]] || fail "etcd's state $HA_DIR/etcd exists (the old cluster's): scripts/ha.sh destroy first"
+  mkdir -p "$HA_RUN" "$HA_LOGS"
+  ensure_secrets
+  ensure_backrest_dirs
+  # The nodes' configs do not exist yet: pg1's, rendered now, names the repository.
+  mkdir -p "$HA_NODE_ROOT/pg1"
+  hactl render-pgbackrest 1 >"$HA_NODE_ROOT/pg1/pgbackrest.conf" || fail "rendering pgbackrest.conf for pg1"
+  if [[ $(id -u) -eq 0 ]]; then chown -R postgres:postgres "$HA_NODE_ROOT/pg1"; fi
+  step "restore: a backup in the repository"
+  backrest pg1 info >"$HA_LOGS/pgbackrest-info.log" 2>&1 || { cat "$HA_LOGS/pgbackrest-info.log" >&2; fail "pgbackrest info"; }
+  grep -q "full backup" "$HA_LOGS/pgbackrest-info.log" \
+    || { cat "$HA_LOGS/pgbackrest-info.log" >&2; fail "no full backup in $HA_BACKREST_DIR/repo"; }
+  start_etcd
+  step "restore: pg1 bootstraps from pgBackRest (restore, WAL replay, promotion)"
+  local opts=""
+  (($# == 0)) || opts=$(printf '%q ' "$@") # hactl shlex-splits it back into the same words
+  HA_BOOTSTRAP_METHOD=pgbackrest HA_RESTORE_OPTIONS="$opts" start_node 1
+  hactl wait-leader >/dev/null || fail "pg1 did not come up as the leader of the restored cluster (see $HA_LOGS/patroni-pg1.log)"
+  # pg1's patroni.yml goes back to initdb: its bootstrap section is only read while the scope is empty.
+  local rendered
+  rendered=$(hactl render-patroni 1) || fail "rendering patroni.yml for pg1"
+  (umask 077 && printf '%s\n' "$rendered" >"$HA_NODE_ROOT/pg1/patroni.yml")
+  if [[ $(id -u) -eq 0 ]]; then chown postgres:postgres "$HA_NODE_ROOT/pg1/patroni.yml"; fi
+  log "ha: pg1 restored and leading; starting the rest (pg2 clones it)"
+  start
 }
 
 # --- stop ------------------------------------------------------------------------------------------
@@ -276,6 +412,7 @@ stop_node_postgres() { # a postmaster Patroni no longer manages (e.g. Patroni wa
 stop() {
   resolve_node_root
   export_layout
+  mkdir -p "$HA_RUN" # stopping a harness that never started (or was cleaned) is a no-op, not an error
   step "stop patroni (replicas first, then the leader; each stops its postgres)"
   local roles order
   roles=$(hactl roles 2>/dev/null || true)
@@ -313,7 +450,7 @@ leftovers() { # pids of the harness's programs still running out of its director
   } | sort -u | while read -r pid; do
     comm=$(cat "/proc/$pid/comm" 2>/dev/null) || continue
     # Only the harness's own programs: never an editor or a `tail -f` on one of its logs.
-    [[ "$comm" =~ ^(etcd|haproxy|patroni|postgres|python3?)$ ]] && echo "$pid"
+    [[ "$comm" =~ ^(etcd|haproxy|patroni|postgres|pgbackrest|python3?)$ ]] && echo "$pid"
   done
 }
 
@@ -345,5 +482,10 @@ case "${1:-}" in
     rm -rf "$HA_NODE_ROOT" "$HA_DIR"
     log "ha: removed $HA_DIR"
     ;;
-  *) die "usage: scripts/ha.sh start|stop|status|clean" ;;
+  backup) backup "${2:-}" ;;
+  backup-info) backup_info "${@:2}" ;;
+  archive-check) archive_check ;;
+  destroy) destroy ;;
+  restore) restore "${@:2}" ;;
+  *) die "usage: scripts/ha.sh start|stop|status|clean|backup full|diff|backup-info|archive-check|destroy|restore [OPTS]" ;;
 esac

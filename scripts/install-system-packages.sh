@@ -12,6 +12,8 @@ packages=(postgresql-15 postgresql-client-15 postgresql-server-dev-15 postgresql
   nodejs wrk
   # the local HA harness and its failover test: real etcd, HAProxy and Patroni
   etcd-server haproxy patroni
+  # pgBackRest: WAL archive, full and differential backups, the restore drill
+  pgbackrest
   # the container tests: Debian's Docker engine and compose v1, and debootstrap for the base image
   docker.io docker-compose debootstrap)
 # Extra groups requested by later steps, e.g. EXTRA_PACKAGES="wrk chromium".

@@ -4,8 +4,8 @@ scripts/ha.sh owns processes (start, stop, pidfiles) and passes the layout in HA
 variables; this module turns them into configs, health checks and the bootstrap.  The failover test
 imports it (by path) for the same health checks and diagnostics.
 
-    python deploy/ha-local/hactl.py render-patroni 1|2 | render-haproxy | wait-etcd | wait-leader
-        | wait-haproxy | bootstrap | wait-replica | write-cluster-json | status | roles
+    python deploy/ha-local/hactl.py render-patroni 1|2 | render-pgbackrest 1|2 | render-haproxy | wait-etcd
+        | wait-leader | wait-haproxy | bootstrap | wait-replica | write-cluster-json | status | roles
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shlex
 import string
 import subprocess
 import sys
@@ -29,6 +30,8 @@ HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[1]
 # One HAProxy template for Nomad and the harness: deploy/haproxy/haproxy.cfg.tmpl, through its render.py.
 SHARED_HAPROXY_RENDER = REPO_ROOT / "deploy" / "haproxy" / "render.py"
+# One pgBackRest template for the harness, the database image and Nomad: deploy/pgbackrest/pgbackrest.conf.tmpl.
+SHARED_PGBACKREST_RENDER = REPO_ROOT / "deploy" / "pgbackrest" / "render.py"
 PATRONI_TEMPLATE = HERE / "patroni.yml.tmpl"
 NODE_COUNT = 2
 ETCD_COUNT = 3
@@ -56,6 +59,7 @@ class Node:
     patroni_config: str
     patroni_pidfile: str
     patroni_log: str
+    pgbackrest_config: str
 
     @property
     def pg_log(self) -> str:
@@ -92,6 +96,14 @@ class Layout:
     haproxy_log: str
     stack_env: str
     secrets_env: str
+    # pgBackRest: the stanza, and its repository plus log/lock/spool directories (kept by `ha.sh destroy`).
+    stanza: str
+    backrest_dir: str
+    archive_timeout_s: int
+
+    @property
+    def repo_path(self) -> str:
+        return os.path.join(self.backrest_dir, "repo")
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Layout:
@@ -124,6 +136,7 @@ class Layout:
                     patroni_config=os.path.join(node_dir, "patroni.yml"),
                     patroni_pidfile=os.path.join(run, f"patroni-pg{i}.pid"),
                     patroni_log=os.path.join(logs, f"patroni-pg{i}.log"),
+                    pgbackrest_config=os.path.join(node_dir, "pgbackrest.conf"),
                 )
             )
         etcd = tuple(
@@ -150,6 +163,9 @@ class Layout:
             haproxy_log=os.path.join(logs, "haproxy.log"),
             stack_env=os.path.join(ha_dir, "stack.env"),
             secrets_env=os.path.join(ha_dir, "secrets.env"),
+            stanza=need("HA_STANZA"),
+            backrest_dir=need("HA_BACKREST_DIR"),
+            archive_timeout_s=int(need("HA_ARCHIVE_TIMEOUT")),
         )
 
     @classmethod
@@ -352,8 +368,25 @@ def routed(port: int, user: str, password: str, dbname: str = "postgres") -> tup
 # ---------------------------------------------------------------------------------------------
 # Rendering
 # ---------------------------------------------------------------------------------------------
+def restore_command(layout: Layout, node: Node, options: str) -> str:
+    """Patroni's custom bootstrap command: pgBackRest restores the repository's newest backup into the
+    (new, empty) data directory; `options` are pgBackRest restore options (--type, --target, --set)."""
+    pgbackrest = ["pgbackrest", f"--config={node.pgbackrest_config}", f"--stanza={layout.stanza}", "restore"]
+    opts = shlex.split(options)
+    # A restore to a target pauses there by default; Patroni waits for a promotion, so promote.
+    if any(o.startswith("--type=") and o != "--type=default" for o in opts) and not any(
+        o.startswith("--target-action") for o in opts
+    ):
+        opts.append("--target-action=promote")
+    inner = f"mkdir -p -m 700 {shlex.quote(node.data_dir)} && exec {shlex.join(pgbackrest + opts)}"
+    return shlex.join(["/bin/sh", "-c", inner])
+
+
 def render_patroni(layout: Layout, index: int) -> str:
     node = layout.nodes[index - 1]
+    method = os.environ.get("HA_BOOTSTRAP_METHOD", "initdb")
+    if method not in ("initdb", "pgbackrest"):
+        raise HarnessError(f"HA_BOOTSTRAP_METHOD={method}: expected initdb or pgbackrest")
     values = {
         "SCOPE": layout.scope,
         "NAMESPACE": "/vietmarket/",
@@ -372,8 +405,49 @@ def render_patroni(layout: Layout, index: int) -> str:
         "SUPERUSER_PASSWORD": _secret("HA_SUPERUSER_PASSWORD"),
         "REPLICATION_PASSWORD": _secret("HA_REPLICATION_PASSWORD"),
         "REWIND_PASSWORD": _secret("HA_REWIND_PASSWORD"),
+        "STANZA": layout.stanza,
+        "PGBACKREST_CONFIG": node.pgbackrest_config,
+        "ARCHIVE_TIMEOUT": str(layout.archive_timeout_s),
+        "BOOTSTRAP_METHOD": method,
+        # A JSON string is a YAML double-quoted scalar.
+        "RESTORE_COMMAND": json.dumps(restore_command(layout, node, os.environ.get("HA_RESTORE_OPTIONS", ""))),
     }
     return string.Template(PATRONI_TEMPLATE.read_text(encoding="utf-8")).substitute(values)
+
+
+def _load_by_path(name: str, path: Path) -> Any:
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None or not path.exists():
+        raise HarnessError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def pgbackrest_values(layout: Layout, node: Node) -> dict[str, str]:
+    """deploy/pgbackrest/pgbackrest.conf.tmpl's placeholders for one harness node."""
+    return {
+        "STANZA": layout.stanza,
+        "REPO_PATH": layout.repo_path,
+        "RETENTION_FULL": os.environ.get("HA_RETENTION_FULL", "2"),
+        "RETENTION_DIFF": os.environ.get("HA_RETENTION_DIFF", "3"),
+        "PROCESS_MAX": "2",
+        "LOG_PATH": os.path.join(layout.backrest_dir, "log"),
+        "LOCK_PATH": os.path.join(layout.backrest_dir, "lock", node.name),
+        "SPOOL_PATH": os.path.join(layout.backrest_dir, "spool", node.name),
+        "PG_DATA": node.data_dir,
+        "PG_PORT": str(node.pg_port),
+        "PG_SOCKET_DIR": node.run_dir,
+    }
+
+
+def render_pgbackrest(layout: Layout, index: int) -> str:
+    """The shared pgBackRest template filled for one node by its own render.py (loaded by path)."""
+    module = _load_by_path("vietmarket_pgbackrest_render", SHARED_PGBACKREST_RENDER)
+    try:
+        return str(module.render(pgbackrest_values(layout, layout.nodes[index - 1])))
+    except ValueError as exc:
+        raise HarnessError(f"{SHARED_PGBACKREST_RENDER.name}: {exc}") from exc
 
 
 def haproxy_values(layout: Layout) -> dict[str, str]:
@@ -594,6 +668,10 @@ def _render_patroni(inv: Invocation) -> None:
     sys.stdout.write(render_patroni(inv.layout, int(inv.args[0])))
 
 
+def _render_pgbackrest(inv: Invocation) -> None:
+    sys.stdout.write(render_pgbackrest(inv.layout, int(inv.args[0])))
+
+
 def _render_haproxy(inv: Invocation) -> None:
     sys.stdout.write(render_haproxy(inv.layout))
 
@@ -642,6 +720,7 @@ def _status(inv: Invocation) -> int:
 # A command's exit code is what it returns, 0 for None.
 COMMANDS: dict[str, Callable[[Invocation], int | None]] = {
     "render-patroni": _render_patroni,
+    "render-pgbackrest": _render_pgbackrest,
     "render-haproxy": _render_haproxy,
     "haproxy-source": _haproxy_source,
     "wait-etcd": _wait_etcd,

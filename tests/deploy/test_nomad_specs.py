@@ -41,6 +41,9 @@ EXPECTED_JOBS = {
     "timescaledb-backup",
 }
 
+# Each stateful job's own host volume.
+STATE_VOLUMES = {"etcd": "etcd-data", "timescaledb-ha": "timescaledb-data"}
+
 # The one port plan: every spec, the HAProxy template and the runbooks must agree with it.
 PORTS = {
     "etcd": {"client": 2379, "peer": 2380},
@@ -317,10 +320,12 @@ def test_stateful_jobs_run_one_member_per_node_class(
     assert distinct and distinct[0]["attribute"] == "${node.class}" and str(distinct[0]["value"]) == "1"
     update = one(group["update"])
     assert update["max_parallel"] == 1, "members must be replaced one at a time (quorum / leader)"
-    ((volume_name, volume),) = labelled(group["volume"])
-    assert volume["type"] == "host"
+    # The member's own data volume (timescaledb-ha also mounts the shared pgBackRest repository).
+    volumes = dict(labelled(group["volume"]))
+    assert set(volumes) - {"pgbackrest-repo"} == {STATE_VOLUMES[job_name]}
+    assert all(v["type"] == "host" for v in volumes.values())
     ((_, task),) = tasks(group)
-    assert one(task["volume_mount"])["volume"] == volume_name
+    assert {m["volume"] for m in task["volume_mount"]} == set(volumes)
 
 
 def test_jobs_that_need_config_have_templates(jobs: dict[str, dict[str, Any]]) -> None:
@@ -332,7 +337,7 @@ def test_jobs_that_need_config_have_templates(jobs: dict[str, dict[str, Any]]) -
         "dagster-webserver": {"local/dagster_home/dagster.yaml", "local/workspace.yaml", "secrets/dagster.env"},
         "dagster-daemon": {"local/dagster_home/dagster.yaml", "local/workspace.yaml", "secrets/dagster.env"},
         "history-api": {"secrets/history-api.env"},
-        "timescaledb-backup": {"secrets/pgpass", "local/backup.sh"},
+        "timescaledb-backup": {"local/pgbackrest.conf.tmpl", "local/render.py", "local/backup.sh"},
     }
     for job_name, destinations in needs.items():
         found = {t["destination"] for _, g in groups(jobs[job_name]) for _, task in tasks(g) for t in task["template"]}
@@ -378,7 +383,8 @@ def test_patroni_really_starts_with_timescaledb_preloaded(
     ((_, task),) = tasks(group)
     config = one(task["config"])
     assert config["command"] == "patroni" and config["args"] == ["/secrets/patroni.yml"]
-    assert one(task["volume_mount"])["destination"] == "/home/postgres/pgdata"
+    mounts = {m["volume"]: m["destination"] for m in task["volume_mount"]}
+    assert mounts["timescaledb-data"] == "/home/postgres/pgdata"
     tmpl = next(t for t in task["template"] if t["destination"] == "secrets/patroni.yml")
     assert (tmpl["uid"], tmpl["gid"], str(tmpl["perms"])) == (1000, 1000, "600")
 

@@ -12,6 +12,12 @@
 #   sudo install -d -o 1000 -g 1000 -m 0700 /opt/timescaledb-ha
 # ("Permission denied" / "data directory has invalid permissions" in the task log means this was skipped.)
 #
+# WAL archive: archive_command pushes every completed WAL segment of the leader into the pgBackRest repository
+# (host volume "pgbackrest-repo", the SAME shared storage on db-a and db-b, mounted at /var/lib/pgbackrest).
+# pgBackRest reads /etc/pgbackrest/pgbackrest.conf, which the database image's entrypoint renders from the one
+# template deploy/pgbackrest/pgbackrest.conf.tmpl with the PGBR_* variables below (render.py --from-env); the
+# backups themselves are timescaledb-backup.nomad.hcl. HA_TIMESCALE_RUNBOOK.md, "Restore from pgBackRest".
+#
 # Secrets come from the Nomad variable nomad/jobs/timescaledb-ha (keys superuser_password,
 # replication_password, rewind_password, restapi_password; hex, e.g. `openssl rand -hex 24`), never from this file.
 
@@ -34,6 +40,12 @@ variable "tailnet_cidr" {
 variable "image" {
   type    = string
   default = "timescale/timescaledb-ha:pg15"
+}
+
+variable "bootstrap_method" {
+  type        = string
+  description = "initdb: a new, empty cluster; pgbackrest: the first member restores the pgBackRest repository (HA_TIMESCALE_RUNBOOK.md, Restore from pgBackRest). Read only while etcd holds no cluster of this scope."
+  default     = "initdb"
 }
 
 locals {
@@ -95,6 +107,12 @@ job "timescaledb-ha" {
       read_only = false
     }
 
+    volume "pgbackrest-repo" {
+      type      = "host"
+      source    = "pgbackrest-repo"
+      read_only = false
+    }
+
     task "patroni" {
       driver = "docker"
 
@@ -112,6 +130,23 @@ job "timescaledb-ha" {
       volume_mount {
         volume      = "timescaledb-data"
         destination = "/home/postgres/pgdata"
+      }
+
+      volume_mount {
+        volume      = "pgbackrest-repo"
+        destination = "/var/lib/pgbackrest"
+      }
+
+      # deploy/pgbackrest/pgbackrest.conf.tmpl's values for this node (timescaledb-backup sets the same ones).
+      env {
+        PGBR_STANZA        = "vietmarket"
+        PGBR_REPO_PATH     = "/var/lib/pgbackrest"
+        PGBR_PG_DATA       = "/home/postgres/pgdata/data"
+        PGBR_PG_PORT       = "5432"
+        PGBR_PG_SOCKET_DIR = "/var/run/postgresql"
+        PGBR_LOG_PATH      = "/alloc/logs/pgbackrest"
+        PGBR_LOCK_PATH     = "/tmp/pgbackrest"
+        PGBR_SPOOL_PATH    = "/home/postgres/pgdata/pgbackrest-spool"
       }
 
       # Patroni stops PostgreSQL itself (fast shutdown, releasing the leader lock); give it time to.
@@ -151,6 +186,17 @@ job "timescaledb-ha" {
             mode: 'off'
 
           bootstrap:
+            # As in the local harness (deploy/ha-local/patroni.yml.tmpl): pgBackRest restores the newest backup,
+            # PostgreSQL replays the archived WAL to its end, then promotes itself on a new timeline.
+            method: ${var.bootstrap_method}
+            pgbackrest:
+              command: /bin/sh -c 'mkdir -p -m 700 /home/postgres/pgdata/data && exec pgbackrest --stanza=vietmarket restore'
+              keep_existing_recovery_conf: true
+              no_params: true
+              recovery_conf:
+                restore_command: 'pgbackrest --stanza=vietmarket archive-get %f "%p"'
+                recovery_target_timeline: latest
+                recovery_target_action: promote
             # Cluster-wide settings, written to etcd once by the first member; later changes: patronictl edit-config.
             dcs:
               # Leader lock TTL 30 s, loop 10 s: a dead leader is replaced within ~30-40 s, without flapping on
@@ -179,6 +225,14 @@ job "timescaledb-ha" {
                   max_replication_slots: 10
                   wal_keep_size: 1GB
                   password_encryption: scram-sha-256
+                  # Only a primary archives, so it is whichever member leads; after a failover the new
+                  # leader carries on. archive_timeout bounds what a restore from the archive can lose
+                  # (the drill measures it against the harness's 10 s; a quiet cluster switches no segment).
+                  archive_mode: 'on'
+                  archive_command: 'pgbackrest --stanza=vietmarket archive-push %p'
+                  archive_timeout: 60
+                  # A second socket on the data volume: the backup job, beside the leader, connects there.
+                  unix_socket_directories: '/var/run/postgresql,/home/postgres/pgdata/run'
             initdb:
               - encoding: UTF8
               - data-checksums
