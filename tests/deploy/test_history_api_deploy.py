@@ -169,7 +169,9 @@ def test_dockerfile_is_multi_stage_chart_then_python_all_on_the_base_arg(dockerf
     # where no registry is reachable (deploy/docker/imagectl.py).
     assert images == ["${BASE_IMAGE}"] * 3
     assert build_args(dockerfile)["BASE_IMAGE"] == "python:3.11-slim-bookworm"
-    assert any("npm ci" in i.args for i in dockerfile if i.keyword == "RUN" and i.stage == 0)
+    assert any(
+        "chart_modules.py package-lock.json" in i.args for i in dockerfile if i.keyword == "RUN" and i.stage == 0
+    )
 
 
 def test_dockerfile_installs_the_hash_pinned_api_set_and_the_two_packages_only(
