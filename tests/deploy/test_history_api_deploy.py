@@ -195,6 +195,7 @@ def test_dockerfile_installs_the_hash_pinned_api_set_and_the_two_packages_only(
         "packages/history-api",
         "packages/history-api/src/history_api/chart/package.json",
         "packages/history-api/src/history_api/chart/package-lock.json",
+        "deploy/history-api/chart_modules.py",
     }
     for source in copied:
         assert (REPO / source).exists(), source
