@@ -7,6 +7,8 @@ load_stack_env
 [[ -n "${VIETMARKET_ADMIN_PG_URL:-}" ]] || die "VIETMARKET_ADMIN_PG_URL is not set; run scripts/db.sh start"
 mkdir -p "$REPO_ROOT/artifacts"
 cd "$REPO_ROOT"
+# A whole run shows where its time went: CI has a 30-minute budget.
+[[ $# -eq 0 ]] && set -- --durations=30
 set +e
 "$VENV/bin/pytest" "$@"
 status=$?
