@@ -17,7 +17,7 @@ def test_market_benchmark_runs_at_ci_size(admin_url: str, capsys: pytest.Capture
     out_file = Path("artifacts/bench-market-ci.json")
     args = parse_args(
         [
-            *("--tickers", "20", "--timeout", "600", "--actions", "0"),
+            *("--tickers", "8", "--timeout", "600", "--actions", "0"),
             *("--database", f"vm_bench_mkt_ci_{os.getpid()}", "--json", str(out_file)),
         ]
     )
@@ -28,7 +28,7 @@ def test_market_benchmark_runs_at_ci_size(admin_url: str, capsys: pytest.Capture
         print("\n" + printed)
     saved = json.loads(out_file.read_text())
     daily, tick = saved["daily_backfill"], saved["latest_tick"]
-    assert daily["status"] == "COMPLETED_SUCCESS" and daily["tickers"] == 20 and daily["bars"] > 20 * 1000
+    assert daily["status"] == "COMPLETED_SUCCESS" and daily["tickers"] == 8 and daily["bars"] > 8 * 1000
     assert daily["peak_rss_single_run_mb"] > 0, "the sampler must have seen the run worker"
     assert tick["statuses"] == ["SUCCESS", "SUCCESS", "SUCCESS"]
 
@@ -39,7 +39,7 @@ def test_tick_only_benchmark_runs_at_ci_size(admin_url: str) -> None:
     out_file = Path("artifacts/bench-tick-ci.json")
     args = parse_args(
         [
-            *("--tick-only", "--tickers", "12", "--timeout", "600", "--actions", "2"),
+            *("--tick-only", "--tickers", "6", "--timeout", "600", "--actions", "2"),
             *("--database", f"vm_bench_tick_ci_{os.getpid()}", "--json", str(out_file)),
         ]
     )
@@ -48,7 +48,7 @@ def test_tick_only_benchmark_runs_at_ci_size(admin_url: str) -> None:
     saved = json.loads(out_file.read_text())
     assert "daily_backfill" not in saved
     tick = saved["latest_tick"]
-    assert tick["statuses"] == ["SUCCESS", "SUCCESS", "SUCCESS"] and tick["tickers"] == 12
+    assert tick["statuses"] == ["SUCCESS", "SUCCESS", "SUCCESS"] and tick["tickers"] == 6
     assert set(tick["run_spans_s"]) == {"1d", "1h", "15m"}
     assert tick["restatements"] == 0 and tick["requests"] > 0
     # Two stocks go ex: each of their three series is detected in the overlap and replaced, with
