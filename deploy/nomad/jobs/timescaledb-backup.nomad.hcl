@@ -11,7 +11,7 @@
 variable "image" {
   type = string
   # Same image as the cluster, so pg_basebackup matches the server's major version.
-  default = "timescale/timescaledb-ha:pg15"
+  default = "vietmarket/timescaledb-ha:latest"
 }
 
 variable "keep" {
