@@ -12,6 +12,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -707,6 +708,63 @@ def test_every_nomad_variable_is_documented(docs: dict[str, dict[str, Any]]) -> 
 
 
 # --- compose and Docker (a light duplicate of tests/deploy/test_history_api_deploy.py) ------------------------
+
+
+def load_imagectl() -> ModuleType:
+    """deploy/docker/imagectl.py by path (deploy/ is not a package), as tests/containers/conftest.py loads it."""
+    spec = importlib.util.spec_from_file_location("vietmarket_imagectl_static", DEPLOY / "docker" / "imagectl.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve their module by name
+    spec.loader.exec_module(module)
+    return module
+
+
+def task_images(doc: dict[str, Any]) -> dict[str, str]:
+    """Each task's image as the nomad CLI resolves it with the variables' defaults."""
+    defaults = variable_defaults(doc)
+    found = {}
+    _, job = job_of(doc)
+    for group_name, group in groups(job):
+        for task_name, task in tasks(group):
+            image = str(one(task["config"])["image"])
+            if m := re.fullmatch(r"\$\{var\.(\w+)\}", image):
+                assert m.group(1) in defaults, f"{task_name}: image variable {m.group(1)} has no default"
+                image = str(defaults[m.group(1)])
+            found[f"{group_name}/{task_name}"] = image
+    return found
+
+
+@pytest.mark.parametrize("path", JOB_FILES, ids=lambda p: p.name)
+def test_every_job_runs_an_image_the_build_produces(path: Path) -> None:
+    """No third-party image: each task's default image is `<name>:latest` of an image imagectl.py builds."""
+    imagectl = load_imagectl()
+    for where, image in task_images(load_hcl(path)).items():
+        name, _, tag = image.partition(":")
+        assert name in imagectl.IMAGES, f"{path.name} {where}: {image} is not built here ({', '.join(imagectl.IMAGES)})"
+        assert tag == imagectl.TAG, f"{path.name} {where}: {image} is not the tag the build gives ({imagectl.TAG})"
+        assert (REPO / imagectl.IMAGES[name]).is_file(), f"{imagectl.IMAGES[name]} missing"
+
+
+def test_the_database_jobs_share_the_database_image(docs: dict[str, dict[str, Any]]) -> None:
+    images = {job: set(task_images(docs[job]).values()) for job in ("timescaledb-ha", "timescaledb-backup")}
+    assert images["timescaledb-ha"] == images["timescaledb-backup"] == {"vietmarket/timescaledb-ha:latest"}
+
+
+def test_the_etcd_and_haproxy_commands_exist_in_their_images(jobs: dict[str, dict[str, Any]]) -> None:
+    """The job's command is the Debian package's binary the Dockerfile installs and checks."""
+    ((_, etcd_group),) = groups(jobs["etcd"])
+    ((_, etcd_task),) = tasks(etcd_group)
+    etcd_dockerfile = (DEPLOY / "etcd" / "Dockerfile").read_text(encoding="utf-8")
+    assert one(etcd_task["config"])["command"] == "/usr/bin/etcd"
+    assert "etcd-server" in etcd_dockerfile and 'CMD ["/usr/bin/etcd"]' in etcd_dockerfile
+    ((_, ha_group),) = groups(jobs["pg-haproxy"])
+    ((_, ha_task),) = tasks(ha_group)
+    assert one(ha_task["config"])["command"] == "haproxy"
+    haproxy_dockerfile = (DEPLOY / "haproxy" / "Dockerfile").read_text(encoding="utf-8")
+    assert "COPY deploy/haproxy/haproxy.cfg.tmpl /etc/haproxy/haproxy.cfg" in haproxy_dockerfile
+    # The job relies on the entrypoint for master-worker mode (SIGUSR2 reloads).
+    assert "haproxy -W -db" in (DEPLOY / "haproxy" / "entrypoint.sh").read_text(encoding="utf-8")
 
 
 def test_history_api_compose_and_dockerfile_parse() -> None:

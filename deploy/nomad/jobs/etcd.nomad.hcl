@@ -4,7 +4,10 @@
 #   nomad job run deploy/nomad/jobs/etcd.nomad.hcl          (from the repo root)
 #
 # Client prerequisites (deploy/nomad/README.md): node_class set to db-a / db-b / witness, and a host volume
-# "etcd-data" on each of the three machines.
+# "etcd-data" on each of the three machines, owned by the image's etcd user (uid/gid 2379), once per machine:
+#   sudo install -d -o 2379 -g 2379 -m 0700 /opt/etcd-data
+#
+# Image: vietmarket/etcd, built from deploy/etcd/Dockerfile (Debian's etcd-server 3.4, as the local harness runs).
 
 variable "node_addrs" {
   type        = map(string)
@@ -18,7 +21,7 @@ variable "node_addrs" {
 
 variable "etcd_image" {
   type    = string
-  default = "quay.io/coreos/etcd:v3.5.17"
+  default = "vietmarket/etcd:latest"
 }
 
 locals {
@@ -81,7 +84,7 @@ job "etcd" {
 
       config {
         image   = var.etcd_image
-        command = "/usr/local/bin/etcd"
+        command = "/usr/bin/etcd"
         # Published ports rather than host networking: Docker Desktop on the macOS witness has no host mode.
         ports = ["client", "peer"]
       }

@@ -25,8 +25,8 @@ variable "node_addrs" {
 
 variable "image" {
   type = string
-  # 2.6 LTS: the same HAProxy series as Debian 12's haproxy 2.6.12 that the local harness runs.
-  default = "haproxy:2.6"
+  # deploy/haproxy/Dockerfile: Debian 12's haproxy 2.6, the same HAProxy the local harness runs.
+  default = "vietmarket/haproxy:latest"
 }
 
 job "pg-haproxy" {

@@ -4,8 +4,11 @@
 #
 #   nomad job run deploy/nomad/jobs/timescaledb-ha.nomad.hcl          (from the repo root; after etcd)
 #
-# Image: timescale/timescaledb-ha:pg15 bundles PostgreSQL 15, TimescaleDB and Patroni, and runs as the
-# `postgres` user, uid/gid 1000, with PGDATA=/home/postgres/pgdata/data. Pin a digest after the first pull.
+# Image: vietmarket/timescaledb-ha, built from deploy/timescaledb/Dockerfile (`python3 deploy/docker/imagectl.py
+# build`): Debian's PostgreSQL 15, TimescaleDB built from Debian's source as the set-up builds it, Patroni and
+# pgBackRest. It runs as the `postgres` user, uid/gid 1000, with PGDATA=/home/postgres/pgdata/data; its entrypoint
+# execs `patroni <file>` on the file given (below), and tests/containers/test_database_image.py boots this job's
+# patroni.yml in it. Push it to the registry the Nomad clients pull from, or `docker load` it on db-a and db-b.
 #
 # Host volume "timescaledb-data" on db-a and db-b (client config: path /opt/timescaledb-ha). PostgreSQL
 # refuses a data directory it does not own or that others can read, so on each node, once:
@@ -39,7 +42,7 @@ variable "tailnet_cidr" {
 
 variable "image" {
   type    = string
-  default = "timescale/timescaledb-ha:pg15"
+  default = "vietmarket/timescaledb-ha:latest"
 }
 
 variable "bootstrap_method" {
@@ -118,8 +121,9 @@ job "timescaledb-ha" {
 
       config {
         image = var.image
-        # Patroni, not the image's default `postgres`: the old deployment ran plain postgres here, so its
-        # "HA pair" was two unrelated databases. The entrypoint execs any command other than postgres as is.
+        # Patroni on the templated file below: the image's entrypoint execs `patroni <file>` unchanged (it
+        # renders a config from the environment only for a bare `patroni`). The old deployment ran plain
+        # postgres here, so its "HA pair" was two unrelated databases.
         command = "patroni"
         args    = ["/secrets/patroni.yml"]
         # Host networking: the members, HAProxy and pg_hba all see real tailnet addresses, not Docker NAT.
