@@ -15,14 +15,16 @@ the three PostgreSQL passwords. Optional: PATRONI_SCOPE (vietmarket), PATRONI_RE
 PATRONI_POSTGRESQL_LISTEN (0.0.0.0:5432), VM_PG_HBA_CIDR (who may connect over TCP, 127.0.0.1/32),
 VM_SYNCHRONOUS_MODE (true), VM_SHARED_BUFFERS (1GB).
 
-WAL archive: with PGBACKREST_STANZA set (pgBackRest's own variable, like every PGBACKREST_* option: REPO1_PATH,
-PG1_PATH, ...), archive_mode is on and archive_command pushes each segment with pgBackRest, which reads its
-settings from the same environment (PostgreSQL's archiver inherits it from Patroni); VM_ARCHIVE_TIMEOUT (60)
-bounds how old the newest archived segment can be.
+WAL archive: with PGBR_STANZA set (with the other PGBR_* values of deploy/pgbackrest/pgbackrest.conf.tmpl, the
+project's one pgBackRest template, as the Nomad jobs give them), /etc/pgbackrest/pgbackrest.conf is rendered from
+that template before anything runs, its log, lock and spool folders are made, and a rendered patroni.yml turns on
+archive_mode with archive_command `pgbackrest --stanza=<stanza> archive-push %p`, as the Nomad job's own file does.
+VM_ARCHIVE_TIMEOUT (60) bounds how old the newest archived segment can be.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -30,6 +32,8 @@ from pathlib import Path
 import yaml
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
+PGBACKREST_RENDER = Path("/usr/local/lib/vietmarket/pgbackrest/render.py")
+PGBACKREST_CONF = Path("/etc/pgbackrest/pgbackrest.conf")
 REQUIRED = (
     "PATRONI_NAME",
     "PATRONI_ETCD3_HOSTS",
@@ -60,11 +64,11 @@ def render(env: dict[str, str]) -> dict[str, object]:
         "wal_keep_size": "1GB",
         "password_encryption": "scram-sha-256",
     }
-    if env.get("PGBACKREST_STANZA"):
-        # Only a primary archives, so whichever member leads does; pgBackRest finds stanza and repo in its env.
+    if env.get("PGBR_STANZA"):
+        # Only a primary archives, so whichever member leads does; the config is the rendered template.
         parameters |= {
             "archive_mode": "on",
-            "archive_command": "pgbackrest archive-push %p",
+            "archive_command": f"pgbackrest --stanza={env['PGBR_STANZA']} archive-push %p",
             "archive_timeout": int(env.get("VM_ARCHIVE_TIMEOUT", "60")),
         }
     return {
@@ -115,9 +119,31 @@ def render(env: dict[str, str]) -> dict[str, object]:
     }
 
 
+def render_pgbackrest(env: dict[str, str]) -> None:
+    """pgbackrest.conf from the one template and the PGBR_* values, and the folders it names."""
+    spec = importlib.util.spec_from_file_location("pgbackrest_render", PGBACKREST_RENDER)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    values = {n: env[module.ENV_PREFIX + n] for n in module.placeholders() if module.ENV_PREFIX + n in env}
+    try:
+        config = module.render(values)
+    except ValueError as exc:
+        raise SystemExit(f"vietmarket-db-entrypoint: render pgbackrest.conf: {exc}") from exc
+    merged = module.DEFAULTS | values
+    for folder in ("LOG_PATH", "LOCK_PATH", "SPOOL_PATH"):
+        Path(merged[folder]).mkdir(parents=True, exist_ok=True, mode=0o750)
+    # The backup job's second socket folder, beside the data directory on the same volume.
+    Path(env.get("PGDATA", "/home/postgres/pgdata/data")).parent.joinpath("run").mkdir(exist_ok=True, mode=0o700)
+    PGBACKREST_CONF.write_text(config)
+    PGBACKREST_CONF.chmod(0o640)
+
+
 def main(argv: list[str]) -> None:
     if not argv:
         argv = ["patroni"]
+    if os.environ.get("PGBR_STANZA"):
+        render_pgbackrest(dict(os.environ))
     if argv == ["patroni"]:
         target = Path(os.environ.get("PATRONI_CONFIG_FILE", "/tmp/patroni.yml"))
         config = render(dict(os.environ))

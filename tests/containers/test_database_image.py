@@ -209,8 +209,12 @@ def nomad_member(run: Run, etcd: str, tmp_path_factory: pytest.TempPathFactory) 
     for mount in task["volume_mount"]:
         host = owned_dir(tmp_path_factory.mktemp(mount["volume"]), 0o700)
         mounts += ["-v", f"{host}:{mount['destination']}"]
+    # Nomad gives every task an /alloc folder (the job's pgBackRest log path is under it).
+    mounts += ["-v", f"{owned_dir(tmp_path_factory.mktemp('alloc'), 0o755)}:/alloc"]
     env = []
     for key, value in (one(task["env"]) if task.get("env") else {}).items():
+        # pgBackRest reaches this node's PostgreSQL on the port the test moved it to, as patroni.yml above.
+        value = pg_port if key == "PGBR_PG_PORT" else value
         env += ["-e", f"{key}={resolve(str(value), doc)}"]
     args = [config["command"], *config.get("args", [])]
     name = f"vmtest-patroni-{secrets.token_hex(3)}"
@@ -286,10 +290,33 @@ def test_create_extension_and_the_schema_apply(run: Run, nomad_member: Member) -
         conn.close()
 
 
-def test_pgbackrest_runs_inside(run: Run, nomad_member: Member) -> None:
+def test_pgbackrest_archives_the_leaders_wal_with_the_jobs_config(run: Run, nomad_member: Member) -> None:
+    """The entrypoint rendered pgbackrest.conf from the job's PGBR_* env; the job's archive_command then works."""
     with run.step("pgbackrest version in the container"):
         out = run.engine.docker("exec", nomad_member.container, "pgbackrest", "version", step="pgbackrest version")
         assert re.fullmatch(r"pgBackRest 2\.\d+(\.\d+)?", out.strip()), out
+    _doc, task = nomad_task("timescaledb-ha.nomad.hcl")
+    stanza = str(one(task["env"])["PGBR_STANZA"])
+    for command in ("stanza-create", "check"):
+        with run.step(f"pgbackrest {command} (the job's stanza, the rendered config)"):
+            run.engine.docker(
+                "exec", nomad_member.container, "pgbackrest", f"--stanza={stanza}", command,
+                step=f"pgbackrest {command}", timeout=120,
+            )  # fmt: skip
+    with run.step("pgbackrest info: WAL segments archived"):
+        info = json.loads(
+            run.engine.docker(
+                "exec",
+                nomad_member.container,
+                "pgbackrest",
+                f"--stanza={stanza}",
+                "--output=json",
+                "info",
+                step="pgbackrest info",
+            )
+        )
+        archive = info[0]["archive"][0]
+        assert archive["max"] and archive["min"], info  # status is "no valid backups": none taken here
 
 
 def test_the_entrypoint_renders_patroni_yml_from_the_environment(run: Run, etcd: str) -> None:
