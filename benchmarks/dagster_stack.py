@@ -106,13 +106,105 @@ class RssSampler:
             time.sleep(self.interval_s)
 
 
-class DagsterStack:
+class DagsterClient:
+    """The webserver's GraphQL API as the UI drives it, wherever the webserver runs (a process, a container)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def where_logs_are(self) -> str:
+        """What a timeout message points at: overridden by each way of running Dagster."""
+        return f"the webserver at {self.url}"
+
+    def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = httpx.post(f"{self.url}/graphql", json={"query": query, "variables": variables or {}}, timeout=60)
+        response.raise_for_status()
+        body = response.json()
+        if body.get("errors"):
+            raise RuntimeError(f"GraphQL errors: {body['errors']}")
+        return body["data"]  # type: ignore[no-any-return]
+
+    def add_partitions(self, partitions_def: str, keys: list[str]) -> None:
+        for key in keys:
+            result = self.graphql(ADD_PARTITION, {"selector": LOCATION, "name": partitions_def, "key": key})
+            kind = result["addDynamicPartition"]["__typename"]
+            if kind not in ("AddDynamicPartitionSuccess", "DuplicateDynamicPartitionError"):
+                raise RuntimeError(f"adding partition {key}: {result}")
+
+    @staticmethod
+    def seed_symbols(dsn: str, exchanges: dict[str, str]) -> None:
+        """Marks the tickers active in `symbols` with their exchange, as the universe asset would:
+        the checks judge each series on its exchange's bar grid."""
+        import psycopg2
+
+        conn = psycopg2.connect(dsn)
+        with conn, conn.cursor() as cur:
+            cur.execute(
+                "INSERT INTO symbols (ticker, exchange, active) "
+                "SELECT unnest(%s::text[]), unnest(%s::text[]), true ON CONFLICT DO NOTHING",
+                (list(exchanges), list(exchanges.values())),
+            )
+        conn.close()
+
+    def launch_backfill(self, asset: str, partition_names: list[str], run_config: dict[str, Any] | None = None) -> str:
+        """What the asset page's Materialize button sends for a selection of partitions."""
+        params: dict[str, Any] = {
+            "assetSelection": [{"path": [asset]}],
+            "partitionNames": partition_names,
+            "fromFailure": False,
+        }
+        if run_config:
+            params["runConfigData"] = run_config
+        result = self.graphql(LAUNCH_BACKFILL, {"params": params})["launchPartitionBackfill"]
+        if result["__typename"] != "LaunchBackfillSuccess":
+            raise RuntimeError(f"backfill was not launched: {result}")
+        return str(result["backfillId"])
+
+    def launch_run(self, job: str, tags: dict[str, str], run_config: dict[str, Any] | None = None) -> str:
+        """A job run with tags, as a schedule's RunRequest becomes one."""
+        params = {
+            "selector": {**LOCATION, "jobName": job},
+            "runConfigData": run_config or {},
+            "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in tags.items()]},
+        }
+        result = self.graphql(LAUNCH_RUN, {"params": params})["launchRun"]
+        if result["__typename"] != "LaunchRunSuccess":
+            raise RuntimeError(f"run was not launched: {result}")
+        return str(result["run"]["id"])
+
+    def wait_runs(self, run_ids: list[str], timeout_s: float = 600) -> dict[str, str]:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            statuses = {rid: self.graphql(RUN_STATUS, {"id": rid})["runOrError"]["status"] for rid in run_ids}
+            if all(s in ("SUCCESS", "FAILURE", "CANCELED") for s in statuses.values()):
+                return statuses
+            time.sleep(0.5)
+        raise TimeoutError(f"runs {run_ids} did not finish within {timeout_s} s; {self.where_logs_are()}")
+
+    def run_span(self, run_id: str) -> tuple[float, float]:
+        """When the run worker started and ended (unix seconds)."""
+        run = self.graphql(RUN_STATUS, {"id": run_id})["runOrError"]
+        return float(run["startTime"]), float(run["endTime"])
+
+    def wait_backfill(self, backfill_id: str, timeout_s: float = 600) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            backfill = self.graphql(BACKFILL_STATUS, {"id": backfill_id})["partitionBackfillOrError"]
+            if backfill["status"] in ("COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"):
+                runs = backfill["runs"]
+                if all(r["status"] in ("SUCCESS", "FAILURE", "CANCELED") for r in runs):
+                    return backfill  # type: ignore[no-any-return]
+            time.sleep(1)
+        raise TimeoutError(f"backfill {backfill_id} did not finish within {timeout_s} s; {self.where_logs_are()}")
+
+
+class DagsterStack(DagsterClient):
     """Starts the webserver and the daemon with their own DAGSTER_HOME; stops everything it started."""
 
     def __init__(self, dagster_pg_url: str, env: dict[str, str]) -> None:
         self.home = Path(tempfile.mkdtemp(prefix="vm-dagster-home-"))
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__(f"http://127.0.0.1:{self.port}")
         self.env = {
             # Batched event writes, as scripts/stack.sh and the Nomad jobs set them.
             "DAGSTER_EVENT_BATCH_SIZE": "500",
@@ -123,6 +215,9 @@ class DagsterStack:
         }
         self.procs: list[subprocess.Popen[bytes]] = []
         self.logs: list[Path] = []
+
+    def where_logs_are(self) -> str:
+        return f"logs in {self.home}"
 
     def __enter__(self) -> DagsterStack:
         self.start()
@@ -182,21 +277,6 @@ class DagsterStack:
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
 
-    def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        response = httpx.post(f"{self.url}/graphql", json={"query": query, "variables": variables or {}}, timeout=60)
-        response.raise_for_status()
-        body = response.json()
-        if body.get("errors"):
-            raise RuntimeError(f"GraphQL errors: {body['errors']}")
-        return body["data"]  # type: ignore[no-any-return]
-
-    def add_partitions(self, partitions_def: str, keys: list[str]) -> None:
-        for key in keys:
-            result = self.graphql(ADD_PARTITION, {"selector": LOCATION, "name": partitions_def, "key": key})
-            kind = result["addDynamicPartition"]["__typename"]
-            if kind not in ("AddDynamicPartitionSuccess", "DuplicateDynamicPartitionError"):
-                raise RuntimeError(f"adding partition {key}: {result}")
-
     def add_partitions_in_process(self, partitions_def: str, keys: list[str]) -> None:
         """Bulk set-up through the instance API; GraphQL adds one key per call."""
         from dagster import DagsterInstance
@@ -211,72 +291,6 @@ class DagsterStack:
                 os.environ.pop("DAGSTER_HOME", None)
             else:
                 os.environ["DAGSTER_HOME"] = previous
-
-    @staticmethod
-    def seed_symbols(dsn: str, exchanges: dict[str, str]) -> None:
-        """Marks the tickers active in `symbols` with their exchange, as the universe asset would:
-        the checks judge each series on its exchange's bar grid."""
-        import psycopg2
-
-        conn = psycopg2.connect(dsn)
-        with conn, conn.cursor() as cur:
-            cur.execute(
-                "INSERT INTO symbols (ticker, exchange, active) "
-                "SELECT unnest(%s::text[]), unnest(%s::text[]), true ON CONFLICT DO NOTHING",
-                (list(exchanges), list(exchanges.values())),
-            )
-        conn.close()
-
-    def launch_backfill(self, asset: str, partition_names: list[str], run_config: dict[str, Any] | None = None) -> str:
-        """What the asset page's Materialize button sends for a selection of partitions."""
-        params: dict[str, Any] = {
-            "assetSelection": [{"path": [asset]}],
-            "partitionNames": partition_names,
-            "fromFailure": False,
-        }
-        if run_config:
-            params["runConfigData"] = run_config
-        result = self.graphql(LAUNCH_BACKFILL, {"params": params})["launchPartitionBackfill"]
-        if result["__typename"] != "LaunchBackfillSuccess":
-            raise RuntimeError(f"backfill was not launched: {result}")
-        return str(result["backfillId"])
-
-    def launch_run(self, job: str, tags: dict[str, str], run_config: dict[str, Any] | None = None) -> str:
-        """A job run with tags, as a schedule's RunRequest becomes one."""
-        params = {
-            "selector": {**LOCATION, "jobName": job},
-            "runConfigData": run_config or {},
-            "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in tags.items()]},
-        }
-        result = self.graphql(LAUNCH_RUN, {"params": params})["launchRun"]
-        if result["__typename"] != "LaunchRunSuccess":
-            raise RuntimeError(f"run was not launched: {result}")
-        return str(result["run"]["id"])
-
-    def wait_runs(self, run_ids: list[str], timeout_s: float = 600) -> dict[str, str]:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            statuses = {rid: self.graphql(RUN_STATUS, {"id": rid})["runOrError"]["status"] for rid in run_ids}
-            if all(s in ("SUCCESS", "FAILURE", "CANCELED") for s in statuses.values()):
-                return statuses
-            time.sleep(0.5)
-        raise TimeoutError(f"runs {run_ids} did not finish within {timeout_s} s; logs in {self.home}")
-
-    def run_span(self, run_id: str) -> tuple[float, float]:
-        """When the run worker started and ended (unix seconds)."""
-        run = self.graphql(RUN_STATUS, {"id": run_id})["runOrError"]
-        return float(run["startTime"]), float(run["endTime"])
-
-    def wait_backfill(self, backfill_id: str, timeout_s: float = 600) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            backfill = self.graphql(BACKFILL_STATUS, {"id": backfill_id})["partitionBackfillOrError"]
-            if backfill["status"] in ("COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"):
-                runs = backfill["runs"]
-                if all(r["status"] in ("SUCCESS", "FAILURE", "CANCELED") for r in runs):
-                    return backfill  # type: ignore[no-any-return]
-            time.sleep(1)
-        raise TimeoutError(f"backfill {backfill_id} did not finish within {timeout_s} s; logs in {self.home}")
 
     def screenshot(self, path: str, out: Path, wait_ms: int = 15000) -> Path:
         """The page as a person sees it, from the system Chromium (no browser download)."""
