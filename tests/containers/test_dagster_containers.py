@@ -59,7 +59,9 @@ TERMINAL = ("SUCCESS", "FAILURE", "CANCELED")
 _ACTION = re.compile(r"(\{\{-?.*?-?\}\})", re.S)
 
 
-def render_go_template(text: str, *, services: dict[str, list[dict[str, Any]]], variables: dict[str, Any]) -> str:
+def render_go_template(  # noqa: C901 - one small interpreter: parse, then evaluate each action kind
+    text: str, *, services: dict[str, list[dict[str, Any]]], variables: dict[str, Any]
+) -> str:
     """Consul-template's `range nomadService`, `with nomadVar`, `.Field` and `env` (the constructs these jobs use).
 
     Trim markers (`{{-`, `-}}`) strip the whitespace beside the action as Go's text/template does; any other
@@ -262,7 +264,7 @@ class ContainerDagster(DagsterClient):
                     if entries[0]["locationOrLoadError"]["__typename"] == "PythonError":
                         self.fail("load the code location", last)
                     return
-            except Exception as exc:  # noqa: BLE001 - any failure to answer is "not yet"
+            except Exception as exc:  # any failure to answer is "not yet"
                 last = repr(exc)
             time.sleep(0.5)
         self.fail("load the code location", f"not loaded within {within_s} s (last: {last})")
@@ -289,7 +291,7 @@ def dagster_db(admin_url: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def stack(
+def stack(  # noqa: PLR0913 - a fixture's collaborators are its arguments
     engine: Any,
     image: Callable[[str], str],
     db: MigratedDatabase,
@@ -403,25 +405,12 @@ def test_the_containers_run_the_nomad_jobs_commands_and_environment(stack: Conta
     assert stack.engine.docker("exec", stack.containers["dagster-daemon"].name, "id", "-u", step="id").strip() != "0"
 
 
-def test_a_backfill_through_the_containerised_webserver_lands_its_bars(
+def test_a_backfill_through_the_webserver_lands_its_bars_across_a_daemon_restart(
     stack: ContainerDagster, db: MigratedDatabase, simulator: SimulatorServer
 ) -> None:
-    clear_candles(db)
-    tickers = tickers_of(simulator, 0, 6)
-    stack.add_partitions("tickers", tickers)
-    partitions = [f"1d|{t}" for t in tickers] + [f"1h|{t}" for t in tickers[:3]]
-    started = time.monotonic()
-    backfill_id = stack.launch_backfill("candles", partitions)
-    backfill = wait_backfill(stack, backfill_id, "wait for the backfill", within_s=300)
-    print(f"\nbackfill of {len(partitions)} partitions: {time.monotonic() - started:.1f} s")
-    if backfill["status"] != "COMPLETED_SUCCESS" or not all(r["status"] == "SUCCESS" for r in backfill["runs"]):
-        stack.fail("wait for the backfill", f"backfill ended {backfill}")
-    assert_bars_landed_once(stack, db, simulator, partitions)
-
-
-def test_stopping_the_daemon_mid_backfill_loses_no_run_and_no_write(
-    stack: ContainerDagster, db: MigratedDatabase, simulator: SimulatorServer
-) -> None:
+    """Launched through the containerised webserver's GraphQL; the daemon is stopped mid-backfill and started
+    again; every run ends in SUCCESS and every partition's bars are there exactly once, as the simulator serves
+    them.  (One backfill proves both: CI's 30-minute budget has no room for a second one.)"""
     clear_candles(db)
     tickers = tickers_of(simulator, 6, 4)
     stack.add_partitions("tickers", tickers)
