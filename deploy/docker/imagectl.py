@@ -201,8 +201,13 @@ class Engine:
 
     def stop(self, timeout_s: float = 30) -> list[str]:
         """Stops everything this engine started and deletes its state; returns what could not be removed."""
+        leftovers = []
         if self.running():
-            self.remove_all()
+            # A failed removal must not keep dockerd alive: its data root goes below anyway.
+            try:
+                self.remove_all()
+            except StepError as exc:
+                leftovers.append(f"removal failed ({exc})")
         pid = self._pid()
         if pid is not None:
             with suppress(ProcessLookupError):
@@ -215,12 +220,11 @@ class Engine:
                     os.kill(pid, signal.SIGKILL)
         for mount in sorted(self.mounts(), key=len, reverse=True):
             subprocess.run(["umount", "-l", mount], check=False, capture_output=True)
-        leftovers = [f"mount {m}" for m in self.mounts()]
-        leftovers += [f"process {p}" for p in self.processes()]
-        if not leftovers:
+        stuck = [f"mount {m}" for m in self.mounts()] + [f"process {p}" for p in self.processes()]
+        if not stuck:
             shutil.rmtree(self.root, ignore_errors=True)
             shutil.rmtree(self.exec_root, ignore_errors=True)
-        return leftovers
+        return leftovers + stuck
 
     def _pid(self) -> int | None:
         with suppress(FileNotFoundError, ValueError):
