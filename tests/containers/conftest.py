@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -15,17 +13,13 @@ from typing import Any
 
 import pytest
 
+from tests.modules import load_by_path
+
 REPO = Path(__file__).resolve().parents[2]
 
 
 def load_imagectl() -> ModuleType:
-    path = REPO / "deploy" / "docker" / "imagectl.py"
-    spec = importlib.util.spec_from_file_location("vietmarket_imagectl", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve their module by name
-    spec.loader.exec_module(module)
-    return module
+    return load_by_path("vietmarket_imagectl", REPO / "deploy" / "docker" / "imagectl.py")
 
 
 imagectl = load_imagectl()

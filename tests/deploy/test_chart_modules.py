@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib.util
 import io
 import json
-import sys
 import tarfile
 import threading
 from collections.abc import Iterator
@@ -18,17 +16,14 @@ from types import ModuleType
 
 import pytest
 
+from tests.modules import load_by_path
+
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "packages" / "history-api" / "src" / "history_api" / "chart"
 
 
 def load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("chart_modules", REPO / "deploy" / "history-api" / "chart_modules.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_by_path("chart_modules", REPO / "deploy" / "history-api" / "chart_modules.py")
 
 
 chart_modules = load()

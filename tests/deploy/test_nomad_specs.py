@@ -7,12 +7,10 @@ and the way Nomad does it (the template file shipped verbatim, HAProxy expanding
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import shutil
 import subprocess
-import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +20,8 @@ from typing import Any
 import hcl2
 import pytest
 import yaml
+
+from tests.modules import load_by_path
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -155,11 +155,7 @@ def go_template_skeleton(text: str) -> str:
 
 
 def load_render() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("haproxy_render", DEPLOY / "haproxy" / "render.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_by_path("haproxy_render", DEPLOY / "haproxy" / "render.py")
 
 
 def haproxy_env_expand(text: str, env: dict[str, str]) -> str:
@@ -712,12 +708,7 @@ def test_every_nomad_variable_is_documented(docs: dict[str, dict[str, Any]]) -> 
 
 def load_imagectl() -> ModuleType:
     """deploy/docker/imagectl.py by path (deploy/ is not a package), as tests/containers/conftest.py loads it."""
-    spec = importlib.util.spec_from_file_location("vietmarket_imagectl_static", DEPLOY / "docker" / "imagectl.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve their module by name
-    spec.loader.exec_module(module)
-    return module
+    return load_by_path("vietmarket_imagectl_static", DEPLOY / "docker" / "imagectl.py")
 
 
 def task_images(doc: dict[str, Any]) -> dict[str, str]:

@@ -8,7 +8,6 @@ section lists the drill's commands, in its order.
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import shutil
 import subprocess
@@ -35,6 +34,7 @@ from tests.deploy.test_nomad_specs import (
     variable_defaults,
 )
 from tests.failover.harness import RESTORE_SEQUENCE
+from tests.modules import load_by_path
 
 PGBR = DEPLOY / "pgbackrest"
 TEMPLATE = PGBR / "pgbackrest.conf.tmpl"
@@ -43,11 +43,7 @@ DATABASE_IMAGE = "vietmarket/timescaledb-ha:latest"
 
 
 def load_render() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("pgbackrest_render", PGBR / "render.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_by_path("pgbackrest_render", PGBR / "render.py")
 
 
 render = load_render()

@@ -7,7 +7,6 @@ partition as acknowledged only once `write_partitions` yielded it, i.e. after it
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import subprocess
@@ -24,6 +23,7 @@ from typing import Any
 import psycopg2
 import pytest
 
+from tests.modules import load_by_path
 from vietmarket_pipelines.bars import BarSeries, series_from_arrays
 from vietmarket_pipelines.timescale.candle_store import CandleStore
 
@@ -37,13 +37,7 @@ BAR_DAYS = (2, 3, 4, 5, 8)  # weekdays of January 2024: each partition is one fr
 
 
 def load_hactl() -> ModuleType:
-    path = REPO / "deploy" / "ha-local" / "hactl.py"
-    spec = importlib.util.spec_from_file_location("vietmarket_hactl", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve their module by name
-    spec.loader.exec_module(module)
-    return module
+    return load_by_path("vietmarket_hactl", REPO / "deploy" / "ha-local" / "hactl.py")
 
 
 hactl = sys.modules.get("vietmarket_hactl") or load_hactl()
