@@ -188,6 +188,9 @@ def wrong_endpoint(path: str, endpoint: str) -> Reply | None:
 
 
 class Handler(BaseHTTPRequestHandler):
+    # Headers and body go out in two writes; with Nagle on, a keep-alive client waits ~40 ms for
+    # the delayed ACK before it sees the body, on every request.
+    disable_nagle_algorithm = True
     server: ConvexStandIn
 
     def log_message(self, format: str, *args: Any) -> None:

@@ -241,6 +241,9 @@ def encode(payload: Any, bare_nan: bool = False) -> bytes:
 
 
 class Handler(BaseHTTPRequestHandler):
+    # Headers and body go out in two writes; with Nagle on, a keep-alive client waits ~40 ms for
+    # the delayed ACK before it sees the body, on every request.
+    disable_nagle_algorithm = True
     protocol_version = "HTTP/1.1"  # keep-alive, so clients can reuse connections
     server: SimulatorServer
 
