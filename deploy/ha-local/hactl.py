@@ -28,10 +28,10 @@ from typing import Any, TypeVar
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[1]
-# One HAProxy template for Nomad and the harness: deploy/haproxy/haproxy.cfg.tmpl, through its render.py.
-SHARED_HAPROXY_RENDER = REPO_ROOT / "deploy" / "haproxy" / "render.py"
-# One pgBackRest template for the harness, the database image and Nomad: deploy/pgbackrest/pgbackrest.conf.tmpl.
-SHARED_PGBACKREST_RENDER = REPO_ROOT / "deploy" / "pgbackrest" / "render.py"
+# deploy/'s one renderer, and the templates the harness shares with Nomad (both) and the database image (pgBackRest).
+SHARED_RENDER = REPO_ROOT / "deploy" / "common" / "render.py"
+HAPROXY_TEMPLATE = REPO_ROOT / "deploy" / "haproxy" / "haproxy.cfg.tmpl"
+PGBACKREST_TEMPLATE = REPO_ROOT / "deploy" / "pgbackrest" / "pgbackrest.conf.tmpl"
 PATRONI_TEMPLATE = HERE / "patroni.yml.tmpl"
 NODE_COUNT = 2
 ETCD_COUNT = 3
@@ -442,12 +442,17 @@ def pgbackrest_values(layout: Layout, node: Node) -> dict[str, str]:
 
 
 def render_pgbackrest(layout: Layout, index: int) -> str:
-    """The shared pgBackRest template filled for one node by its own render.py (loaded by path)."""
-    module = _load_by_path("vietmarket_pgbackrest_render", SHARED_PGBACKREST_RENDER)
+    """The shared pgBackRest template filled for one node."""
+    return render_shared(PGBACKREST_TEMPLATE, pgbackrest_values(layout, layout.nodes[index - 1]))
+
+
+def render_shared(template: Path, values: dict[str, str]) -> str:
+    """`template` filled by deploy/common/render.py (loaded by path), by the template's own rules."""
+    module = _load_by_path("vietmarket_render", SHARED_RENDER)
     try:
-        return str(module.render(pgbackrest_values(layout, layout.nodes[index - 1])))
+        return str(module.load(template).render(values))
     except ValueError as exc:
-        raise HarnessError(f"{SHARED_PGBACKREST_RENDER.name}: {exc}") from exc
+        raise HarnessError(str(exc)) from exc
 
 
 def haproxy_values(layout: Layout) -> dict[str, str]:
@@ -466,20 +471,12 @@ def haproxy_values(layout: Layout) -> dict[str, str]:
 
 
 def haproxy_template_source() -> str:
-    return str(SHARED_HAPROXY_RENDER.with_name("haproxy.cfg.tmpl"))
+    return str(HAPROXY_TEMPLATE)
 
 
 def render_haproxy(layout: Layout) -> str:
-    """deploy/haproxy/haproxy.cfg.tmpl filled for loopback by its own render.py (loaded by path)."""
-    spec = importlib.util.spec_from_file_location("vietmarket_haproxy_render", SHARED_HAPROXY_RENDER)
-    if spec is None or spec.loader is None or not SHARED_HAPROXY_RENDER.exists():
-        raise HarnessError(f"cannot load {SHARED_HAPROXY_RENDER}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    try:
-        return str(module.render(haproxy_values(layout)))
-    except ValueError as exc:
-        raise HarnessError(f"{SHARED_HAPROXY_RENDER.name}: {exc}") from exc
+    """deploy/haproxy/haproxy.cfg.tmpl filled for loopback."""
+    return render_shared(HAPROXY_TEMPLATE, haproxy_values(layout))
 
 
 def _secret(name: str) -> str:

@@ -32,7 +32,9 @@ from pathlib import Path
 import yaml
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
-PGBACKREST_RENDER = Path("/usr/local/lib/vietmarket/pgbackrest/render.py")
+# deploy/common/render.py and the template, as the image copies them.
+RENDER = Path("/usr/local/lib/vietmarket/render.py")
+PGBACKREST_TEMPLATE = Path("/usr/local/lib/vietmarket/pgbackrest.conf.tmpl")
 PGBACKREST_CONF = Path("/etc/pgbackrest/pgbackrest.conf")
 REQUIRED = (
     "PATRONI_NAME",
@@ -121,22 +123,23 @@ def render(env: dict[str, str]) -> dict[str, object]:
 
 def render_pgbackrest(env: dict[str, str]) -> None:
     """pgbackrest.conf from the one template and the PGBR_* values, and the folders it names."""
-    spec = importlib.util.spec_from_file_location("pgbackrest_render", PGBACKREST_RENDER)
+    spec = importlib.util.spec_from_file_location("vietmarket_render", RENDER)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    values = {n: env[module.ENV_PREFIX + n] for n in module.placeholders() if module.ENV_PREFIX + n in env}
     try:
-        config = module.render(values)
+        template = module.load(PGBACKREST_TEMPLATE)
+        values = template.from_env(env)
+        config = template.render(values)
     except ValueError as exc:
         raise SystemExit(f"vietmarket-db-entrypoint: render pgbackrest.conf: {exc}") from exc
-    merged = module.DEFAULTS | values
+    merged = template.defaults | values
     for folder in ("LOG_PATH", "LOCK_PATH", "SPOOL_PATH"):
         Path(merged[folder]).mkdir(parents=True, exist_ok=True, mode=0o750)
     # The backup job's second socket folder, beside the data directory on the same volume.
     Path(env.get("PGDATA", "/home/postgres/pgdata/data")).parent.joinpath("run").mkdir(exist_ok=True, mode=0o700)
     PGBACKREST_CONF.write_text(config)
-    PGBACKREST_CONF.chmod(0o640)
+    PGBACKREST_CONF.chmod(template.mode)
 
 
 def main(argv: list[str]) -> None:

@@ -1,7 +1,7 @@
 """Static checks of deploy/nomad, deploy/haproxy and the runbooks: no Nomad binary exists on these machines, so
 the job specs are parsed (python-hcl2) and their structure, ports, routing, time zones and secrets are checked.
 
-The HAProxy routing is rendered the two ways it is deployed: by deploy/haproxy/render.py (the local HA harness)
+The HAProxy routing is rendered the two ways it is deployed: by deploy/common/render.py (the local HA harness)
 and the way Nomad does it (the template file shipped verbatim, HAProxy expanding "${VAR}" from the task env).
 """
 
@@ -155,7 +155,7 @@ def go_template_skeleton(text: str) -> str:
 
 
 def load_render() -> ModuleType:
-    return load_by_path("haproxy_render", DEPLOY / "haproxy" / "render.py")
+    return load_by_path("vietmarket_render", DEPLOY / "common" / "render.py")
 
 
 def haproxy_env_expand(text: str, env: dict[str, str]) -> str:
@@ -213,6 +213,12 @@ def jobs(docs: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
 @pytest.fixture(scope="module")
 def render_module() -> ModuleType:
     return load_render()
+
+
+@pytest.fixture(scope="module")
+def haproxy_template(render_module: ModuleType) -> Any:
+    """The HAProxy template with the rules its `# render:` lines state, as the harness renders it."""
+    return render_module.load(TEMPLATE)
 
 
 HARNESS_VALUES = {
@@ -430,29 +436,29 @@ def test_haproxy_job_ships_the_one_template(docs: dict[str, dict[str, Any]], job
 
 
 def test_haproxy_job_env_fills_exactly_the_placeholders(
-    docs: dict[str, dict[str, Any]], jobs: dict[str, dict[str, Any]], render_module: ModuleType
+    docs: dict[str, dict[str, Any]], jobs: dict[str, dict[str, Any]], haproxy_template: Any
 ) -> None:
     env = nomad_haproxy_env(docs["pg-haproxy"], jobs["pg-haproxy"], "100.83.150.39")
-    assert set(env) == set(render_module.placeholders())
+    assert set(env) == set(haproxy_template.placeholders)
     assert env["PG_NODE_1_ADDR"] == "100.83.150.39" and env["PG_NODE_2_ADDR"] == "100.103.201.10"
-    for key, default in render_module.DEFAULTS.items():
-        assert env[key] == default, f"{key}: Nomad {env[key]} vs render.py default {default}"
+    for key, default in haproxy_template.defaults.items():
+        assert env[key] == default, f"{key}: Nomad {env[key]} vs the template's default {default}"
 
 
 def test_nomad_and_harness_render_the_same_routing(
-    docs: dict[str, dict[str, Any]], jobs: dict[str, dict[str, Any]], render_module: ModuleType
+    docs: dict[str, dict[str, Any]], jobs: dict[str, dict[str, Any]], haproxy_template: Any
 ) -> None:
     env = nomad_haproxy_env(docs["pg-haproxy"], jobs["pg-haproxy"], "127.0.0.1")
     env |= HARNESS_VALUES
     as_nomad = haproxy_env_expand(TEMPLATE.read_text(encoding="utf-8"), env)
-    as_harness = render_module.render(HARNESS_VALUES)
+    as_harness = haproxy_template.render(HARNESS_VALUES)
     assert routing(as_nomad) == routing(as_harness)
     assert sections(as_nomad) == sections(as_harness)
 
 
 @pytest.fixture(scope="module")
-def production_routing(render_module: ModuleType) -> dict[str, list[str]]:
-    config = render_module.render(
+def production_routing(haproxy_template: Any) -> dict[str, list[str]]:
+    config = haproxy_template.render(
         {"BIND_ADDR": "100.83.150.39", "PG_NODE_1_ADDR": "100.83.150.39", "PG_NODE_2_ADDR": "100.103.201.10"}
     )
     return routing(config)
@@ -493,36 +499,36 @@ def test_stats_listener_serves_liveness(production_routing: dict[str, list[str]]
     assert "bind 100.83.150.39:7000" in stats and "mode http" in stats and "monitor-uri /healthz" in stats
 
 
-def test_sessions_outlive_a_long_copy(render_module: ModuleType) -> None:
-    defaults = sections(render_module.render(HARNESS_VALUES))["defaults"]
+def test_sessions_outlive_a_long_copy(haproxy_template: Any) -> None:
+    defaults = sections(haproxy_template.render(HARNESS_VALUES))["defaults"]
     timeouts = dict(line.split()[1:3] for line in defaults if line.startswith("timeout "))
     assert timeouts["client"] == timeouts["server"] == "30m"
     assert "mode tcp" in defaults
 
 
-def test_render_refuses_gaps_typos_and_unsafe_values(render_module: ModuleType) -> None:
+def test_render_refuses_gaps_typos_and_unsafe_values(haproxy_template: Any) -> None:
     with pytest.raises(ValueError, match="no value for: BIND_ADDR"):
-        render_module.render({k: v for k, v in HARNESS_VALUES.items() if k != "BIND_ADDR"})
+        haproxy_template.render({k: v for k, v in HARNESS_VALUES.items() if k != "BIND_ADDR"})
     with pytest.raises(ValueError, match="not placeholders"):
-        render_module.render(HARNESS_VALUES | {"PG_NODE_3_ADDR": "127.0.0.1"})
+        haproxy_template.render(HARNESS_VALUES | {"PG_NODE_3_ADDR": "127.0.0.1"})
     with pytest.raises(ValueError, match="unsafe"):
-        render_module.render(HARNESS_VALUES | {"BIND_ADDR": '127.0.0.1" maxconn 1'})
+        haproxy_template.render(HARNESS_VALUES | {"BIND_ADDR": '127.0.0.1" maxconn 1'})
 
 
-def test_render_cli_writes_the_config(tmp_path: Path, render_module: ModuleType) -> None:
+def test_render_cli_writes_the_config(tmp_path: Path, render_module: ModuleType, haproxy_template: Any) -> None:
     out = tmp_path / "haproxy.cfg"
-    args = [f"--set={k}={v}" for k, v in HARNESS_VALUES.items()]
+    args = [str(TEMPLATE), *(f"--set={k}={v}" for k, v in HARNESS_VALUES.items())]
     assert render_module.main([*args, "-o", str(out)]) == 0
-    assert out.read_text(encoding="utf-8") == render_module.render(HARNESS_VALUES)
-    assert render_module.main(args[1:]) == 2
+    assert out.read_text(encoding="utf-8") == haproxy_template.render(HARNESS_VALUES)
+    assert render_module.main([args[0], *args[2:]]) == 2, "a missing value must fail"
 
 
 @pytest.mark.skipif(shutil.which("haproxy") is None, reason="haproxy is not installed")
 def test_haproxy_accepts_both_renderings(
-    tmp_path: Path, docs: dict[str, dict[str, Any]], jobs: dict[str, dict[str, Any]], render_module: ModuleType
+    tmp_path: Path, docs: dict[str, dict[str, Any]], jobs: dict[str, dict[str, Any]], haproxy_template: Any
 ) -> None:
     rendered = tmp_path / "rendered.cfg"
-    rendered.write_text(render_module.render(HARNESS_VALUES), encoding="utf-8")
+    rendered.write_text(haproxy_template.render(HARNESS_VALUES), encoding="utf-8")
     # The Nomad way: HAProxy reads the raw template and expands the placeholders from its environment.
     env = nomad_haproxy_env(docs["pg-haproxy"], jobs["pg-haproxy"], "127.0.0.1")
     for path, extra_env in ((rendered, {}), (TEMPLATE, env)):
@@ -557,8 +563,8 @@ def test_process_arguments_use_the_planned_ports(jobs: dict[str, dict[str, Any]]
     assert one(task_of("history-api")["env"])["PORT"] == "8787"
 
 
-def test_haproxy_template_defaults_follow_the_port_plan(render_module: ModuleType) -> None:
-    d = render_module.DEFAULTS
+def test_haproxy_template_defaults_follow_the_port_plan(haproxy_template: Any) -> None:
+    d = haproxy_template.defaults
     assert (d["LEADER_PORT"], d["REPLICA_PORT"], d["STATS_PORT"]) == ("5433", "5434", "7000")
     assert d["PG_NODE_1_PORT"] == d["PG_NODE_2_PORT"] == "5432"
     assert d["PG_NODE_1_REST"] == d["PG_NODE_2_REST"] == "8008"

@@ -12,7 +12,6 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -42,11 +41,15 @@ RUNBOOK = DEPLOY / "nomad" / "HA_TIMESCALE_RUNBOOK.md"
 DATABASE_IMAGE = "vietmarket/timescaledb-ha:latest"
 
 
-def load_render() -> ModuleType:
-    return load_by_path("pgbackrest_render", PGBR / "render.py")
+RENDER = DEPLOY / "common" / "render.py"
 
 
-render = load_render()
+def load_template() -> Any:
+    """The template with the rules its `# render:` lines state, through deploy/common/render.py."""
+    return load_by_path("vietmarket_render", RENDER).load(TEMPLATE)
+
+
+conf_template = load_template()
 
 
 def job(name: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -60,7 +63,8 @@ def job(name: str) -> tuple[dict[str, Any], dict[str, Any]]:
 def pgbr_env(doc: dict[str, Any], task: dict[str, Any]) -> dict[str, str]:
     """The task's PGBR_<NAME> variables as the template's placeholder values."""
     env = {k: resolve(str(v), doc) for k, v in one(task["env"]).items()}
-    return {k.removeprefix("PGBR_"): v for k, v in env.items() if k.startswith("PGBR_")}
+    values: dict[str, str] = conf_template.from_env(env)
+    return values
 
 
 def ini(text: str) -> dict[str, dict[str, str]]:
@@ -87,22 +91,22 @@ def patroni_params() -> dict[str, Any]:
 
 def test_the_template_is_nomad_safe_and_every_placeholder_is_known() -> None:
     text = TEMPLATE.read_text(encoding="utf-8")
-    assert "{{" not in text and "{{" not in (PGBR / "render.py").read_text(encoding="utf-8"), (
+    assert "{{" not in text and "{{" not in RENDER.read_text(encoding="utf-8"), (
         "Nomad's template engine must pass both files unchanged"
     )
-    names = render.placeholders()
+    names = conf_template.placeholders
     assert {"STANZA", "REPO_PATH", "RETENTION_FULL", "RETENTION_DIFF", "PG_DATA", "PG_SOCKET_DIR"} <= set(names)
     with pytest.raises(ValueError, match="no value for"):
-        render.render({})
+        conf_template.render({})
     with pytest.raises(ValueError, match="unsafe"):
-        render.render({"REPO_PATH": "/x y", "PG_DATA": "/d", "PG_SOCKET_DIR": "/s"})
+        conf_template.render({"REPO_PATH": "/x y", "PG_DATA": "/d", "PG_SOCKET_DIR": "/s"})
 
 
 @pytest.mark.parametrize("name", ["timescaledb-ha", "timescaledb-backup"])
 def test_each_job_renders_the_one_template_for_the_same_cluster(name: str, tmp_path: Path) -> None:
     doc, task = job(name)
     values = pgbr_env(doc, task)
-    config = ini(render.render(values))
+    config = ini(conf_template.render(values))
     ha_values = pgbr_env(*job("timescaledb-ha"))
     # One stanza, one repository, one data directory: the archive and the backups are of the same cluster.
     assert values["STANZA"] == ha_values["STANZA"] == "vietmarket"
@@ -117,7 +121,7 @@ def test_each_job_renders_the_one_template_for_the_same_cluster(name: str, tmp_p
     if shutil.which("pgbackrest"):
         # pgBackRest itself reads the rendered file: an unknown or misplaced option is a warning on any command.
         path = tmp_path / "pgbackrest.conf"
-        path.write_text(render.render(values), encoding="utf-8")
+        path.write_text(conf_template.render(values), encoding="utf-8")
         done = subprocess.run(
             ["pgbackrest", f"--config={path}", "--stanza=vietmarket", f"--repo1-path={tmp_path}/repo",
              "--log-level-file=off", f"--lock-path={tmp_path}", "info"],
@@ -149,8 +153,8 @@ def test_the_backup_job_uses_pgbackrest_full_weekly_diff_daily_with_retention() 
     # The config is the shared template, shipped verbatim with its renderer.
     by_dest = {t["destination"]: t for t in task["template"]}
     assert by_dest["local/pgbackrest.conf.tmpl"]["data"] == '${file("deploy/pgbackrest/pgbackrest.conf.tmpl")}'
-    assert by_dest["local/render.py"]["data"] == '${file("deploy/pgbackrest/render.py")}'
-    config = ini(render.render(pgbr_env(doc, task)))
+    assert by_dest["local/render.py"]["data"] == '${file("deploy/common/render.py")}'
+    config = ini(conf_template.render(pgbr_env(doc, task)))
     assert config["global"]["repo1-retention-full"] == str(defaults["retention_full"])
     assert config["global"]["repo1-retention-diff"] == str(defaults["retention_diff"])
     script = heredoc(by_dest["local/backup.sh"]["data"])

@@ -8,7 +8,7 @@
 #                                                                  read by the CLI, relative to the cwd)
 #
 # The routing is deploy/haproxy/haproxy.cfg.tmpl, shipped verbatim: the same file the local HA harness
-# renders with deploy/haproxy/render.py. Its placeholders are the task env below; HAProxy expands them
+# renders with deploy/common/render.py. Its placeholders are the task env below; HAProxy expands them
 # while parsing. Both Patroni members are always listed (from node_addrs, not from service discovery): a
 # member that is down stays in the config as DOWN, instead of a config rewrite and an HAProxy restart in the
 # middle of a failover.

@@ -7,7 +7,7 @@
 #
 # One allocation per database node; only the one beside the current leader backs up (pgBackRest reads the
 # leader's data directory and talks to it over its Unix socket), the other exits 0 at once. Config: the one
-# template deploy/pgbackrest/pgbackrest.conf.tmpl, rendered in the task by deploy/pgbackrest/render.py from the
+# template deploy/pgbackrest/pgbackrest.conf.tmpl, rendered in the task by deploy/common/render.py from the
 # PGBR_* variables below (as the local HA harness renders it: scripts/ha.sh backup full|diff runs the same
 # pgBackRest commands). Retention: repo1-retention-full full backups (and the WAL they need), and
 # repo1-retention-diff differentials; older ones expire after each backup.
@@ -139,7 +139,7 @@ job "timescaledb-backup" {
 
       template {
         destination = "local/render.py"
-        data        = "${file("deploy/pgbackrest/render.py")}"
+        data        = "${file("deploy/common/render.py")}"
       }
 
       template {
@@ -153,7 +153,7 @@ job "timescaledb-backup" {
             echo "the Patroni member on this node is not the leader: the other allocation backs up"
             exit 0
           fi
-          python3 /local/render.py --from-env -o /local/pgbackrest.conf
+          python3 /local/render.py /local/pgbackrest.conf.tmpl --from-env -o /local/pgbackrest.conf
           type=diff
           [ "$(TZ=Asia/Ho_Chi_Minh date +%u)" = "$FULL_WEEKDAY" ] && type=full
           br() { pgbackrest --config=/local/pgbackrest.conf --stanza="$PGBR_STANZA" "$@"; }

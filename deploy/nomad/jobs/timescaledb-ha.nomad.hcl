@@ -18,7 +18,7 @@
 # WAL archive: archive_command pushes every completed WAL segment of the leader into the pgBackRest repository
 # (host volume "pgbackrest-repo", the SAME shared storage on db-a and db-b, mounted at /var/lib/pgbackrest).
 # pgBackRest reads /etc/pgbackrest/pgbackrest.conf, which the database image's entrypoint renders from the one
-# template deploy/pgbackrest/pgbackrest.conf.tmpl with the PGBR_* variables below (render.py --from-env); the
+# template deploy/pgbackrest/pgbackrest.conf.tmpl with the PGBR_* variables below (deploy/common/render.py --from-env); the
 # backups themselves are timescaledb-backup.nomad.hcl. HA_TIMESCALE_RUNBOOK.md, "Restore from pgBackRest".
 #
 # Secrets come from the Nomad variable nomad/jobs/timescaledb-ha (keys superuser_password,
