@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,15 +107,28 @@ class RssSampler:
             time.sleep(self.interval_s)
 
 
+def seed_symbols(dsn: str, exchanges: dict[str, str]) -> None:
+    """Marks the tickers active in `symbols` with their exchange, as the universe asset would:
+    the checks judge each series on its exchange's bar grid."""
+    import psycopg2
+
+    conn = psycopg2.connect(dsn)
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO symbols (ticker, exchange, active) "
+            "SELECT unnest(%s::text[]), unnest(%s::text[]), true ON CONFLICT DO NOTHING",
+            (list(exchanges), list(exchanges.values())),
+        )
+    conn.close()
+
+
 class DagsterClient:
     """The webserver's GraphQL API as the UI drives it, wherever the webserver runs (a process, a container)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, where_logs_are: Callable[[], str] | None = None) -> None:
         self.url = url
-
-    def where_logs_are(self) -> str:
-        """What a timeout message points at: overridden by each way of running Dagster."""
-        return f"the webserver at {self.url}"
+        # What a timeout message points at: each way of running Dagster knows where its logs are.
+        self.where_logs_are = where_logs_are or (lambda: f"the webserver at {url}")
 
     def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         response = httpx.post(f"{self.url}/graphql", json={"query": query, "variables": variables or {}}, timeout=60)
@@ -130,21 +144,6 @@ class DagsterClient:
             kind = result["addDynamicPartition"]["__typename"]
             if kind not in ("AddDynamicPartitionSuccess", "DuplicateDynamicPartitionError"):
                 raise RuntimeError(f"adding partition {key}: {result}")
-
-    @staticmethod
-    def seed_symbols(dsn: str, exchanges: dict[str, str]) -> None:
-        """Marks the tickers active in `symbols` with their exchange, as the universe asset would:
-        the checks judge each series on its exchange's bar grid."""
-        import psycopg2
-
-        conn = psycopg2.connect(dsn)
-        with conn, conn.cursor() as cur:
-            cur.execute(
-                "INSERT INTO symbols (ticker, exchange, active) "
-                "SELECT unnest(%s::text[]), unnest(%s::text[]), true ON CONFLICT DO NOTHING",
-                (list(exchanges), list(exchanges.values())),
-            )
-        conn.close()
 
     def launch_backfill(self, asset: str, partition_names: list[str], run_config: dict[str, Any] | None = None) -> str:
         """What the asset page's Materialize button sends for a selection of partitions."""
@@ -198,13 +197,15 @@ class DagsterClient:
         raise TimeoutError(f"backfill {backfill_id} did not finish within {timeout_s} s; {self.where_logs_are()}")
 
 
-class DagsterStack(DagsterClient):
-    """Starts the webserver and the daemon with their own DAGSTER_HOME; stops everything it started."""
+class DagsterStack:
+    """Starts the webserver and the daemon with their own DAGSTER_HOME; stops everything it started.
+    `client` drives the webserver it started."""
 
     def __init__(self, dagster_pg_url: str, env: dict[str, str]) -> None:
         self.home = Path(tempfile.mkdtemp(prefix="vm-dagster-home-"))
         self.port = free_port()
-        super().__init__(f"http://127.0.0.1:{self.port}")
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.client = DagsterClient(self.url, lambda: f"logs in {self.home}")
         self.env = {
             # Batched event writes, as scripts/stack.sh and the Nomad jobs set them.
             "DAGSTER_EVENT_BATCH_SIZE": "500",
@@ -215,9 +216,6 @@ class DagsterStack(DagsterClient):
         }
         self.procs: list[subprocess.Popen[bytes]] = []
         self.logs: list[Path] = []
-
-    def where_logs_are(self) -> str:
-        return f"logs in {self.home}"
 
     def __enter__(self) -> DagsterStack:
         self.start()
@@ -253,7 +251,7 @@ class DagsterStack(DagsterClient):
                 if proc.poll() is not None:
                     raise RuntimeError(f"{log.stem} exited during start-up:\n{log.read_text()[-3000:]}")
             try:
-                data = self.graphql(LOCATION_STATUS)
+                data = self.client.graphql(LOCATION_STATUS)
                 entries = data["workspaceOrError"]["locationEntries"]
                 if entries and entries[0]["loadStatus"] == "LOADED":
                     location = entries[0]["locationOrLoadError"]

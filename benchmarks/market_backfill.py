@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 import psycopg2
 
-from benchmarks.dagster_stack import REPO_ROOT, DagsterStack, RssSampler, free_port
+from benchmarks.dagster_stack import REPO_ROOT, DagsterClient, DagsterStack, RssSampler, free_port, seed_symbols
 from vietmarket_core.market import INDEX_TICKERS, TIMEFRAMES, VN_TZ, Timeframe
 from vietmarket_pipelines.defs.candles.partitions import range_tags
 from vietmarket_pipelines.defs.candles.schedules import TICK_ORDER
@@ -79,20 +79,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         env = {"VIETMARKET_PG_URL": dsn, "VIETMARKET_SIMULATOR_URL": sim_url, "VIETMARKET_STEP_RETRIES": "0"}
         with DagsterStack(dagster_url, env) as stack:
+            dagster = stack.client
             listing = httpx.get(f"{sim_url}/api/price/symbols/getAll", timeout=30).json()
             boards = {r["symbol"]: r["board"] for r in listing if r["type"] == "STOCK" and r["board"] != "DELISTED"}
             exchanges = {i.ticker: i.exchange for i in index_listings()}
             exchanges |= {symbol: BOARD_TO_EXCHANGE[board] for symbol, board in sorted(boards.items())}
             tickers = ["VNINDEX", "VN30", "HNXINDEX", "UPCOMINDEX", *sorted(boards)][: args.tickers]
             stack.add_partitions_in_process("tickers", tickers)
-            stack.seed_symbols(dsn, {t: exchanges[t] for t in tickers})
+            seed_symbols(dsn, {t: exchanges[t] for t in tickers})
 
             if not args.tick_only:
                 sampler = RssSampler()
                 sampler.start()
                 started = time.perf_counter()
-                backfill_id = stack.launch_backfill("candles", [f"1d|{t}" for t in tickers])
-                backfill = stack.wait_backfill(backfill_id, timeout_s=args.timeout)
+                backfill_id = dagster.launch_backfill("candles", [f"1d|{t}" for t in tickers])
+                backfill = dagster.wait_backfill(backfill_id, timeout_s=args.timeout)
                 wall = time.perf_counter() - started
                 sampler.stop()
                 bars = count(dsn, "SELECT count(*) FROM candles_1d")
@@ -114,18 +115,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             seed_config = {"ops": {"candles": {"config": {"full_refetch": True, "start_date": week_ago}}}}
             seed_tfs = TIMEFRAMES if args.tick_only else ("1h", "15m")
             seeds = [
-                stack.launch_run("candles_job", whole_market_tags(tickers, tf, RunMode.BACKFILL), seed_config)
+                dagster.launch_run("candles_job", whole_market_tags(tickers, tf, RunMode.BACKFILL), seed_config)
                 for tf in seed_tfs
             ]
-            stack.wait_runs(seeds, timeout_s=args.timeout)
+            dagster.wait_runs(seeds, timeout_s=args.timeout)
 
-            figures["latest_tick"] = latest_tick(stack, tickers, sim_url, dsn, args.timeout)
+            figures["latest_tick"] = latest_tick(dagster, tickers, sim_url, dsn, args.timeout)
             print(f"latest tick: {figures['latest_tick']}", flush=True)
             if args.actions:
                 going_ex = go_ex_today(sim_url, stocks_in(tickers), args.actions)
                 figures["tick_with_actions"] = {
                     "actions": len(going_ex),
-                    **latest_tick(stack, tickers, sim_url, dsn, args.timeout),
+                    **latest_tick(dagster, tickers, sim_url, dsn, args.timeout),
                 }
                 print(f"tick with {len(going_ex)} actions going ex: {figures['tick_with_actions']}", flush=True)
     finally:
@@ -137,15 +138,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return figures
 
 
-def latest_tick(stack: DagsterStack, tickers: list[str], sim_url: str, dsn: str, timeout: float) -> dict[str, Any]:
+def latest_tick(dagster: DagsterClient, tickers: list[str], sim_url: str, dsn: str, timeout: float) -> dict[str, Any]:
     """One latest tick, as the schedule launches it: wall time, each run's span, provider requests."""
     httpx.delete(f"{sim_url}/_sim/requests", timeout=30).raise_for_status()
     restated_before = count(dsn, "SELECT count(*) FROM series_restatements")
     sampler = RssSampler()
     sampler.start()
     started, launched = time.perf_counter(), time.time()
-    ticks = [stack.launch_run("candles_job", whole_market_tags(tickers, tf, RunMode.LATEST)) for tf in TICK_ORDER]
-    statuses = stack.wait_runs(ticks, timeout_s=timeout)
+    ticks = [dagster.launch_run("candles_job", whole_market_tags(tickers, tf, RunMode.LATEST)) for tf in TICK_ORDER]
+    statuses = dagster.wait_runs(ticks, timeout_s=timeout)
     wall = time.perf_counter() - started
     sampler.stop()
     requests: dict[str, int] = httpx.get(f"{sim_url}/_sim/stats", timeout=30).json()
@@ -156,7 +157,8 @@ def latest_tick(stack: DagsterStack, tickers: list[str], sim_url: str, dsn: str,
         "wall_s": round(wall, 1),
         # Each run's [start, end] in seconds after the launch: where the tick's time goes.
         "run_spans_s": {
-            tf: [round(t - launched, 1) for t in stack.run_span(rid)] for tf, rid in zip(TICK_ORDER, ticks, strict=True)
+            tf: [round(t - launched, 1) for t in dagster.run_span(run_id)]
+            for tf, run_id in zip(TICK_ORDER, ticks, strict=True)
         },
         "requests": sum(requests.values()),
         "requests_by_route": requests,

@@ -211,15 +211,13 @@ def container_from_job(
 # --- the running stack ------------------------------------------------------------------------------------------
 
 
-class ContainerDagster(DagsterClient):
-    """The three containers on one engine; every error carries their last log lines."""
+class ContainerDagster:
+    """The three containers on one engine; every error carries their last log lines. `client` drives the
+    containerised webserver, and its timeouts carry the same log lines."""
 
     def __init__(self, engine: Any, image: str, containers: dict[str, Container]) -> None:
-        super().__init__(f"http://127.0.0.1:{containers['dagster-webserver'].ports['http']}")
         self.engine, self.image, self.containers = engine, image, containers
-
-    def where_logs_are(self) -> str:
-        return self.logs()
+        self.client = DagsterClient(f"http://127.0.0.1:{containers['dagster-webserver'].ports['http']}", self.logs)
 
     def logs(self) -> str:
         return "\n".join(
@@ -258,7 +256,7 @@ class ContainerDagster(DagsterClient):
                 if self.state(job) != "running":
                     self.fail("start the webserver and the daemon", f"{job} exited")
             try:
-                entries = self.graphql(LOCATION_STATUS)["workspaceOrError"]["locationEntries"]
+                entries = self.client.graphql(LOCATION_STATUS)["workspaceOrError"]["locationEntries"]
                 last = json.dumps(entries)[:500]
                 if entries and entries[0]["loadStatus"] == "LOADED":
                     if entries[0]["locationOrLoadError"]["__typename"] == "PythonError":
@@ -270,13 +268,13 @@ class ContainerDagster(DagsterClient):
         self.fail("load the code location", f"not loaded within {within_s} s (last: {last})")
 
     def daemon_heartbeat(self) -> bool:
-        data = self.graphql("{ instance { daemonHealth { allDaemonsHealthy } } }")
+        data = self.client.graphql("{ instance { daemonHealth { allDaemonsHealthy } } }")
         return bool(data["instance"]["daemonHealth"]["allDaemonsHealthy"])
 
     def backfill(self, backfill_id: str) -> dict[str, Any]:
         query = """query($id: String!) { partitionBackfillOrError(backfillId: $id) {
             __typename ... on PartitionBackfill { status runs(limit: 1000) { id status } } } }"""
-        result: dict[str, Any] = self.graphql(query, {"id": backfill_id})["partitionBackfillOrError"]
+        result: dict[str, Any] = self.client.graphql(query, {"id": backfill_id})["partitionBackfillOrError"]
         return result
 
 
@@ -413,12 +411,12 @@ def test_a_backfill_through_the_webserver_lands_its_bars_across_a_daemon_restart
     them.  (One backfill proves both: CI's 30-minute budget has no room for a second one.)"""
     clear_candles(db)
     tickers = tickers_of(simulator, 6, 4)
-    stack.add_partitions("tickers", tickers)
+    stack.client.add_partitions("tickers", tickers)
     # One run per timeframe (the backfill policy); the instance lets two backfill runs go at once, so when all
     # three exist at least one waits in the queue, which only the daemon drains.
     partitions = [f"{tf}|{t}" for tf in ("1d", "1h", "15m") for t in tickers]
     started = time.monotonic()
-    backfill_id = stack.launch_backfill("candles", partitions)
+    backfill_id = stack.client.launch_backfill("candles", partitions)
     deadline = time.monotonic() + 120
     while True:
         runs = stack.backfill(backfill_id)["runs"]

@@ -40,10 +40,10 @@ def test_a_backfill_launched_through_the_webserver_lands_in_timescale(
         "VIETMARKET_STEP_RETRIES": "0",
     }
     with DagsterStack(dagster_db, env) as stack:
-        stack.add_partitions("tickers", tickers)
+        stack.client.add_partitions("tickers", tickers)
         partitions = [f"1d|{t}" for t in tickers] + [f"1h|{t}" for t in tickers[:12]]
-        backfill_id = stack.launch_backfill("candles", partitions)
-        backfill = stack.wait_backfill(backfill_id, timeout_s=420)
+        backfill_id = stack.client.launch_backfill("candles", partitions)
+        backfill = stack.client.wait_backfill(backfill_id, timeout_s=420)
         assert backfill["status"] == "COMPLETED_SUCCESS", backfill
         # The backfill policy groups partitions into a few runs, one per timeframe here, not 36.
         assert 1 <= len(backfill["runs"]) <= 4
@@ -76,12 +76,12 @@ def a_backfill_with_one_malformed_payload_fails_that_partition_alone(
     bad, good = tickers[3], [t for t in tickers[:8] if t != tickers[3]]
     inject(simulator, route="vci-history", symbol=bad, fault="negative_volume")
     try:
-        backfill_id = stack.launch_backfill(
+        backfill_id = stack.client.launch_backfill(
             "candles",
             [f"15m|{t}" for t in tickers[:8]],
             run_config={"ops": {"candles": {"config": {"full_refetch": True, "start_date": "2026-02-10"}}}},
         )
-        backfill = stack.wait_backfill(backfill_id, timeout_s=420)
+        backfill = stack.client.wait_backfill(backfill_id, timeout_s=420)
     finally:
         httpx.delete(f"{simulator.url}/_sim/faults")
     # One run covered the eight partitions; its blocking fetch check failed, so the run is red ...
@@ -92,9 +92,8 @@ def a_backfill_with_one_malformed_payload_fails_that_partition_alone(
         assert [t for (t,) in cur.fetchall()] == sorted(good)
     conn.close()
     # ... and the UI has a verdict per partition: the broken one failed, naming what was wrong.
-    verdicts = {
-        t: stack.graphql(CHECK_EXECUTIONS, {"partition": f"15m|{t}"})["assetCheckExecutions"][0] for t in tickers[:8]
-    }
+    graphql = stack.client.graphql
+    verdicts = {t: graphql(CHECK_EXECUTIONS, {"partition": f"15m|{t}"})["assetCheckExecutions"][0] for t in tickers[:8]}
     assert verdicts[bad]["evaluation"]["success"] is False, verdicts[bad]
     assert f"fetch rejected: vci {bad} 15m: " in verdicts[bad]["evaluation"]["description"], verdicts[bad]
     assert "negative volume" in verdicts[bad]["evaluation"]["description"]
