@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg2
+
+from vietmarket_pipelines.timescale.migrate import migrate
+
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
+VCB_BAR_TS = 1770940800000  # 2026-02-13 00:00 ICT, a Friday's daily bar
 
 
 def free_port() -> int:
@@ -62,3 +69,24 @@ class ThrowawayCluster:
         if done.returncode != 0:
             log = (self.root / "log").read_text() if (self.root / "log").exists() else ""
             raise RuntimeError(f"{' '.join(args[:2])} failed: {done.stderr.strip()}\n{log[-2000:]}")
+
+
+@contextlib.contextmanager
+def cluster_with_one_bar() -> Iterator[ThrowawayCluster]:
+    """A throwaway TimescaleDB cluster, migrated, holding one VCB daily bar (at VCB_BAR_TS): what an API needs to
+    answer 200 before its database goes away; destroyed on exit."""
+    cluster = ThrowawayCluster(timescaledb=True)
+    try:
+        cluster.start()
+        migrate(cluster.url())
+        conn = psycopg2.connect(cluster.url())
+        with conn, conn.cursor() as cur:
+            cur.execute(
+                "INSERT INTO candles_1d (ticker, tf, ts, o, h, l, c, v, source) "
+                "VALUES ('VCB', '1d', %s, 64.7, 65.1, 64.0, 64.4, 4951400, 'vci')",
+                (VCB_BAR_TS,),
+            )
+        conn.close()
+        yield cluster
+    finally:
+        cluster.destroy()

@@ -16,19 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg2
 import pytest
 import yaml
 
-from tests.clusters import ThrowawayCluster, free_port
+from tests.clusters import VCB_BAR_TS, ThrowawayCluster, cluster_with_one_bar, free_port
 from tests.containers.conftest import compose, container_state, imagectl
-from vietmarket_pipelines.timescale.migrate import migrate
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy" / "history-api"
 FILES = [DEPLOY / "docker-compose.yml"]
 IMAGE = "vietmarket/history-api"
-BAR_TS = 1770940800000  # 2026-02-13 00:00 ICT, a Friday's daily bar
 
 
 @dataclass(frozen=True)
@@ -61,19 +58,8 @@ def wait_for_status(url: str, status: int, within_s: float, key: str = "", stack
 @pytest.fixture(scope="module")
 def stack(engine: Any, image: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     image(IMAGE)
-    cluster = ThrowawayCluster(timescaledb=True)
     project = f"vmtest{secrets.token_hex(3)}"
-    try:
-        cluster.start()
-        migrate(cluster.url())
-        conn = psycopg2.connect(cluster.url())
-        with conn, conn.cursor() as cur:
-            cur.execute(
-                "INSERT INTO candles_1d (ticker, tf, ts, o, h, l, c, v, source) "
-                "VALUES ('VCB', '1d', %s, 64.7, 65.1, 64.0, 64.4, 4951400, 'vci')",
-                (BAR_TS,),
-            )
-        conn.close()
+    with cluster_with_one_bar() as cluster:
         key = secrets.token_hex(16)
         port = free_port()
         env_file = tmp_path_factory.mktemp("compose") / "api.env"
@@ -83,14 +69,15 @@ def stack(engine: Any, image: Any, tmp_path_factory: pytest.TempPathFactory) -> 
         example = re.sub(r"(?m)^HISTORY_API_KEYS=.*$", f"HISTORY_API_KEYS={key}", example)
         env_file.write_text(example)
         env = {"HISTORY_API_ENV_FILE": str(env_file), "HISTORY_API_PORT": str(port)}
-        compose(engine, project, FILES, "up", "-d", "--no-build", env=env)
-        container = f"{project}_history-api_1"
-        stack = Stack(engine, cluster, project, container, f"http://127.0.0.1:{port}", key, env)
-        wait_for_status(f"{stack.base_url}/healthz", 200, 60, stack=stack)
-        yield stack
-        compose(engine, project, FILES, "down", "-v", "--timeout", "20", env=env)
-    finally:
-        cluster.destroy()
+        try:
+            compose(engine, project, FILES, "up", "-d", "--no-build", env=env)
+            container = f"{project}_history-api_1"
+            stack = Stack(engine, cluster, project, container, f"http://127.0.0.1:{port}", key, env)
+            wait_for_status(f"{stack.base_url}/healthz", 200, 60, stack=stack)
+            yield stack
+        finally:
+            # Also when the service never came up: no container may outlive the module.
+            compose(engine, project, FILES, "down", "-v", "--timeout", "20", env=env)
 
 
 def test_healthz_answers_200_with_the_old_db_field(stack: Stack) -> None:
@@ -105,7 +92,7 @@ def test_candles_need_the_key_from_the_env_file(stack: Stack) -> None:
     assert httpx.get(url, headers={"X-API-Key": "wrong" + stack.key}, timeout=5).status_code == 401
     res = httpx.get(url, headers={"X-API-Key": stack.key}, timeout=5)
     assert res.status_code == 200, res.text
-    assert [row["ts"] for row in res.json()["rows"]] == [BAR_TS]
+    assert [row["ts"] for row in res.json()["rows"]] == [VCB_BAR_TS]
 
 
 def test_the_container_runs_as_its_own_user_on_a_read_only_root(stack: Stack) -> None:

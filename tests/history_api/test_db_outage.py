@@ -13,9 +13,8 @@ import pytest
 from litestar.testing import TestClient
 
 from history_api.app import create_app
-from tests.clusters import ThrowawayCluster
+from tests.clusters import ThrowawayCluster, cluster_with_one_bar
 from tests.history_api.conftest import KEY, api_settings
-from vietmarket_pipelines.timescale.migrate import migrate
 
 Client = TestClient  # type: ignore[type-arg]
 DATA_PATHS = [
@@ -26,20 +25,8 @@ DATA_PATHS = [
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[ThrowawayCluster]:
-    cluster = ThrowawayCluster(timescaledb=True)
-    try:
-        cluster.start()
-        migrate(cluster.url())
-        conn = psycopg2.connect(cluster.url())
-        with conn, conn.cursor() as cur:
-            cur.execute(
-                "INSERT INTO candles_1d (ticker, tf, ts, o, h, l, c, v, source) "
-                "VALUES ('VCB', '1d', 1770940800000, 64.7, 65.1, 64.0, 64.4, 4951400, 'vci')"
-            )
-        conn.close()
+    with cluster_with_one_bar() as cluster:
         yield cluster
-    finally:
-        cluster.destroy()
 
 
 def wait_for(client: Client, path: str, status: int, within_s: float = 15.0) -> float:
