@@ -361,7 +361,7 @@ def clear_candles(db: MigratedDatabase) -> None:
 
 def wait_backfill(dagster: ContainerDagster, backfill_id: str, step: str, within_s: float) -> dict[str, Any]:
     try:
-        return dagster.wait_backfill(backfill_id, timeout_s=within_s)
+        return dagster.client.wait_backfill(backfill_id, timeout_s=within_s)
     except TimeoutError as exc:
         raise imagectl.StepError(step, str(exc)) from None
 
