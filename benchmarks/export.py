@@ -95,7 +95,7 @@ def count_rows(fmt: str, path: Path) -> int:
 def export_once(url: str, key: str, fmt: str, pid: int, workdir: Path) -> ExportFigures:
     out = workdir / f"export.{fmt}"
     before = rss_kb(pid)
-    params = {"tf": "1d", "from": 0, "to": MAX_TS_MS, "format": fmt}
+    params: dict[str, str | int] = {"tf": "1d", "from": 0, "to": MAX_TS_MS, "format": fmt}
     started = time.perf_counter()
     size = 0
     with PeakSampler(pid) as sampler, out.open("wb") as sink:

@@ -121,8 +121,10 @@ def run(args: argparse.Namespace) -> list[Result]:
         def old_way() -> None:
             with conn.cursor() as cur:
                 for s in series:
+                    # pandas-stubs types a row's field as any scalar; ts is the frame's int64 column
                     values = [
-                        (s.ticker, s.tf, int(r.ts), r.o, r.h, r.l, r.c, r.v, s.source) for r in s.frame.itertuples()
+                        (s.ticker, s.tf, int(r.ts), r.o, r.h, r.l, r.c, r.v, s.source)  # type: ignore[arg-type]
+                        for r in s.frame.itertuples()
                     ]
                     psycopg2.extras.execute_values(
                         cur,

@@ -80,7 +80,11 @@ def trading_days(first: date = FIRST_DAY, last: date = LAST_DAY) -> list[date]:
     return days
 
 
-def daily_bar(i: int, d: date) -> tuple[object, ...]:
+# (ticker, tf, ts, o, h, l, c, v, source), as candles_1d stores it
+Bar = tuple[str, str, int, float, float, float, float, float, str]
+
+
+def daily_bar(i: int, d: date) -> Bar:
     o = 50.0 + (i % 97) / 10
     return ("VCB", "1d", daily_bar_ts(d), o, o + 1.0, o - 1.0, o + 0.5, 1000.0 + i, "vci")
 
@@ -101,7 +105,7 @@ class ApiDatabase:
 def seed(dsn: str) -> tuple[list[int], list[int]]:
     days = trading_days()
     daily = [daily_bar(i, d) for i, d in enumerate(days)]
-    hourly = []
+    hourly: list[Bar] = []
     for i, d in enumerate(days[-40:]):
         for j, (hh, mm) in enumerate(HOURLY_OPENS):
             o = 60.0 + ((i * 5 + j) % 13) / 10
@@ -164,7 +168,7 @@ def seed(dsn: str) -> tuple[list[int], list[int]]:
              for t, _, ts, o, h, lo, c, v, _ in daily[-RAW_DAYS:]],
         )  # fmt: skip
     conn.close()
-    return [r[2] for r in daily], [r[2] for r in hourly]  # type: ignore[misc]
+    return [r[2] for r in daily], [r[2] for r in hourly]
 
 
 def seed_corporate_actions(cur: psycopg2.extensions.cursor) -> None:
@@ -178,9 +182,9 @@ def seed_corporate_actions(cur: psycopg2.extensions.cursor) -> None:
             rows.append(
                 (ticker, "HOSE" if ticker == "VCB" else "HNX", ex_date, None, kind, "finfo", None, factor, running)
             )
-    for ticker, ex_date, kind, headline in ANNOUNCED_ACTIONS:
-        url = f"https://vietstock.vn/su-kien/{ticker.lower()}-{ex_date or 'tba'}.htm"
-        rows.append((ticker, None, ex_date, headline, kind, "vietstock", url, None, None))
+    for ticker, announced_ex_date, kind, headline in ANNOUNCED_ACTIONS:
+        url = f"https://vietstock.vn/su-kien/{ticker.lower()}-{announced_ex_date or 'tba'}.htm"
+        rows.append((ticker, None, announced_ex_date, headline, kind, "vietstock", url, None, None))
     psycopg2.extras.execute_values(
         cur,
         "INSERT INTO corporate_actions (ticker, exchange, ex_date, headline, event_type, source, source_url, "
