@@ -102,7 +102,7 @@ def test_a_revised_single_bar_is_a_revision() -> None:
     assert compare_with_stored(stored(old), fetched(lone)) is None
     middle = old.copy()
     for k in "ohlc":
-        middle.loc[4, k] = round(middle.loc[4, k] * 0.9, 2)
+        middle.at[4, k] = round(float(middle[k].iloc[4]) * 0.9, 2)
     assert compare_with_stored(stored(old), fetched(middle)) is None
 
 
@@ -112,8 +112,8 @@ def test_bars_that_changed_by_different_ratios_are_revisions() -> None:
     new = rescaled(rescaled(old, 0.9, upto=3), 0.95, upto=1)
     assert compare_with_stored(stored(old), fetched(new)) is None
     mixed = old.copy()
-    mixed.loc[0, "c"] = round(mixed.loc[0, "c"] * 0.9, 2)  # only the close moved: no one ratio for the bar
-    mixed.loc[0, "l"] = min(mixed.loc[0, "l"], mixed.loc[0, "c"])
+    mixed.at[0, "c"] = round(float(mixed["c"].iloc[0]) * 0.9, 2)  # only the close moved: no one ratio for the bar
+    mixed.at[0, "l"] = min(float(mixed["l"].iloc[0]), float(mixed["c"].iloc[0]))
     assert compare_with_stored(stored(old), fetched(mixed)) is None
 
 

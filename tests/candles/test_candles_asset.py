@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 import dagster as dg
 import httpx
@@ -10,6 +11,7 @@ import pytest
 
 from tests.candles.conftest import failure_text, materialize_candles
 from tests.conftest import SIM_NOW, MigratedDatabase, inject
+from vietmarket_core.market import Timeframe
 from vietmarket_pipelines.calendar import TradingCalendar
 from vietmarket_pipelines.defs.candles.assets import candles
 from vietmarket_pipelines.defs.candles.checks import CANDLE_CHECKS
@@ -28,7 +30,7 @@ def stored(db: MigratedDatabase, ticker: str, tf: str) -> list[tuple[int, float,
     return rows
 
 
-def partition_md(instance: dg.DagsterInstance, ticker: str, tf: str) -> dict[str, object]:
+def partition_md(instance: dg.DagsterInstance, ticker: str, tf: Timeframe) -> dict[str, Any]:
     records = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=dg.AssetKey("candles"), asset_partitions=[str(candle_key(ticker, tf))]),
         limit=1,
@@ -37,7 +39,7 @@ def partition_md(instance: dg.DagsterInstance, ticker: str, tf: str) -> dict[str
     return {k: v.value for k, v in records[0].asset_materialization.metadata.items()}
 
 
-def sim_requests(sim: SimulatorServer) -> list[dict[str, object]]:
+def sim_requests(sim: SimulatorServer) -> list[dict[str, Any]]:
     return httpx.get(f"{sim.url}/_sim/requests").json()  # type: ignore[no-any-return]
 
 
@@ -64,7 +66,7 @@ def test_full_history_then_an_incremental_no_op(
     # Incremental: from the newest stored bar minus the 7-day overlap, not the whole history.
     (request,) = sim_requests(sim)
     since_overlap = len(TradingCalendar().trading_days(date(2026, 2, 6), datetime.now(UTC).date()))
-    assert since_overlap <= request["body"]["countBack"] <= since_overlap * 1.1 + 2  # type: ignore[index]
+    assert since_overlap <= request["body"]["countBack"] <= since_overlap * 1.1 + 2
 
 
 def test_a_range_run_writes_every_partition_with_its_own_metadata(
@@ -102,7 +104,8 @@ def test_an_older_backfill_never_moves_latest_back(
     conn.close()
 
 
-TRANSPORT_FAULTS = [
+# A simulator fault rule (its /_sim/faults body) and what the run's error must say.
+TRANSPORT_FAULTS: list[tuple[dict[str, str | int], str]] = [
     ({"fault": "429", "retry_after": 0}, "gave up after 2 attempts, last answer HTTP 429"),
     ({"fault": "500"}, "last answer HTTP 500"),
     ({"fault": "503"}, "last answer HTTP 503"),

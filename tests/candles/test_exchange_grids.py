@@ -7,7 +7,7 @@ from datetime import date, datetime, time
 import dagster as dg
 import pytest
 
-from tests.candles.conftest import materialize_candles
+from tests.candles.conftest import check_metadata, materialize_candles
 from tests.candles.test_checks import by_partition, plant
 from tests.conftest import MigratedDatabase
 from vietmarket_core.market import VN_TZ, Timeframe, intraday_bar_ts
@@ -97,8 +97,8 @@ def test_a_missing_bin_the_exchange_trades_still_warns(
     result = materialize_candles(instance, clean_db, sim, [ticker], "15m", checks=True)
     check = by_partition(result)["no_gaps"][str(candle_key(ticker, "15m"))]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
-    assert check.metadata["bars_missing"].value == 1
-    assert check.metadata["first_missing_bar"].value == gone / 1000
+    assert check_metadata(check)["bars_missing"] == 1
+    assert check_metadata(check)["first_missing_bar"] == gone / 1000
 
 
 def test_freshness_expects_the_newest_bin_the_exchange_prints() -> None:

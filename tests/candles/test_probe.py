@@ -100,7 +100,7 @@ def test_downtime_longer_than_the_overlap_then_an_action_the_nightly_probe_repla
     result = materialize_candles(instance, clean_db, actions_sim, ["VCB"], tf, tags=PROBE, checks=True)
     assert result.success, "the replaced series passes the blocking checks"
     rows = bars_of(clean_db, "VCB", tf)
-    served = round(float(partition_md(instance, "VCB", tf)["first_ts"]) * 1000)  # type: ignore[arg-type]
+    served = round(float(partition_md(instance, "VCB", tf)["first_ts"]) * 1000)
     assert {ts: bar for ts, bar in rows.items() if ts >= served} == provider_bars(actions_sim, tf, served), (
         "every bar the provider still serves is its current one"
     )
@@ -118,7 +118,7 @@ def test_downtime_longer_than_the_overlap_then_an_action_the_nightly_probe_repla
     assert md["restated"] is True and md["restatement_detected_by"] == "anchor"
     # One anchor request, one whole-history refetch; the anchor window is the oldest bars.
     bodies = [r["body"] for r in sim_requests(actions_sim) if r["route"] == "vci-history"]
-    assert len(bodies) == 2 and bodies[0]["countBack"] < 100  # type: ignore[index]
+    assert len(bodies) == 2 and bodies[0]["countBack"] < 100
     (line,) = probe_log(instance, result)
     assert "1 series probed with 1 anchor requests, 1 restated" in line and "VCB" in line
 

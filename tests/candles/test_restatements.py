@@ -39,7 +39,11 @@ def provider_bars(
     return {int(t) * 1000: tuple(float(b[k][i]) for k in "ohlc") for i, t in enumerate(b["t"])}
 
 
-def restatement_rows(db: MigratedDatabase) -> list[tuple[object, ...]]:
+# (ticker, tf, source, factor, estimated_ex_date, bars_replaced)
+Restatement = tuple[str, str, str, float, date | None, int]
+
+
+def restatement_rows(db: MigratedDatabase) -> list[Restatement]:
     conn = db.connect()
     with conn, conn.cursor() as cur:
         cur.execute("SELECT ticker, tf, source, factor, estimated_ex_date, bars_replaced FROM series_restatements")
@@ -65,7 +69,7 @@ def test_a_tick_across_an_ex_date_leaves_the_whole_series_on_the_new_basis(
 
     rows = {r[0]: r[1:5] for r in stored(clean_db, "VCB", tf)}
     # The whole history the provider still serves starts at the replacement's first bar.
-    served = round(float(partition_md(instance, "VCB", tf)["first_ts"]) * 1000)  # type: ignore[arg-type]
+    served = round(float(partition_md(instance, "VCB", tf)["first_ts"]) * 1000)
     provider = provider_bars(actions_sim, tf, served)
     assert {ts: bar for ts, bar in rows.items() if ts >= served} == provider, "every bar served is the provider's"
     # Bars older than the provider's whole history still reaches are kept, moved to the new basis.
@@ -85,10 +89,10 @@ def test_a_tick_across_an_ex_date_leaves_the_whole_series_on_the_new_basis(
     md = partition_md(instance, "VCB", tf)
     assert md["restated"] is True and md["restatement_detected_by"] == "overlap"
     assert md["restatement_factor"] == pytest.approx(factor) and md["estimated_ex_date"] == "2026-02-13"
-    assert md["bars_replaced"] == replaced == md["bars_updated"] + md["bars_rescaled"] + md["bars_deleted"]  # type: ignore[operator]
+    assert md["bars_replaced"] == replaced == md["bars_updated"] + md["bars_rescaled"] + md["bars_deleted"]
     assert md["bars_rescaled"] == len(kept) and md["dagster/partition_row_count"] == len(rows)
     # One request for the overlap, one for the whole history that replaced it.
-    counts = [r["body"]["countBack"] for r in sim_requests(actions_sim) if r["route"] == "vci-history"]  # type: ignore[index]
+    counts = [r["body"]["countBack"] for r in sim_requests(actions_sim) if r["route"] == "vci-history"]
     full = int(FULL_HISTORY_DAYS[tf] * SOURCE_BARS_PER_DAY[tf] * 1.1) + SOURCE_BARS_PER_DAY[tf]
     assert len(counts) == 2 and counts[1] == full
 
@@ -130,7 +134,7 @@ def test_a_forced_refetch_is_written_as_asked_without_detection(
     assert materialize_candles(instance, clean_db, actions_sim, ["FPT"], "1d", config=window).success
 
     md = partition_md(instance, "FPT", "1d")
-    assert "restated" not in md and md["bars_updated"] == md["bars_fetched"] - 1  # type: ignore[operator]
+    assert "restated" not in md and md["bars_updated"] == md["bars_fetched"] - 1
     assert restatement_rows(clean_db) == [] and len(sim_requests(actions_sim)) == 1
     rows = {r[0]: r[1:5] for r in stored(clean_db, "FPT", "1d")}
     # Only the asked range moved; the bars before it stay for the repair job to find.

@@ -9,7 +9,7 @@ import pytest
 
 from tests.candles.conftest import market_data
 from tests.conftest import MigratedDatabase
-from vietmarket_core.market import VN_TZ
+from vietmarket_core.market import VN_TZ, Timeframe
 from vietmarket_pipelines.definitions import defs
 from vietmarket_pipelines.defs.candles.partitions import TICKERS, candle_key
 from vietmarket_pipelines.defs.candles.schedules import (
@@ -21,6 +21,9 @@ from vietmarket_pipelines.defs.common.resources import TimescaleResource
 from vietmarket_pipelines.simulator.server import SimulatorServer
 
 ACTIVE = ["AAA", "BBB", "CCC", "VCB"]
+
+# A schedule's runs, heaviest timeframe first so that the longest run starts first.
+HEAVIEST_FIRST: tuple[Timeframe, ...] = ("15m", "1h", "1d")
 
 
 @pytest.fixture
@@ -53,8 +56,7 @@ def test_latest_tick_in_session_is_one_run_per_timeframe(universe, instance, sim
     data = evaluate(candles_latest_schedule, instance, universe, sim, when)
     requests = data.run_requests
     assert [r.tags["vietmarket/mode"] for r in requests] == ["latest"] * 3
-    # Heaviest first, so the longest run starts first.
-    for request, tf in zip(requests, ("15m", "1h", "1d"), strict=True):
+    for request, tf in zip(requests, HEAVIEST_FIRST, strict=True):
         # The range spans active tickers in partition order; inactive ones inside it are skipped by the asset.
         assert request.tags["dagster/asset_partition_range_start"] == str(candle_key("AAA", tf))
         assert request.tags["dagster/asset_partition_range_end"] == str(candle_key("VCB", tf))
@@ -118,7 +120,7 @@ def test_repair_probes_every_active_series_one_run_per_timeframe(universe, insta
     data = evaluate(candles_repair_schedule, instance, universe, sim, datetime(2026, 2, 13, 20, 0, tzinfo=VN_TZ))
     probes = data.run_requests
     assert [r.tags["vietmarket/mode"] for r in probes] == ["probe"] * 3
-    for request, tf in zip(probes, ("15m", "1h", "1d"), strict=True):
+    for request, tf in zip(probes, HEAVIEST_FIRST, strict=True):
         assert request.partition_key is None, "a range of partitions, never a run per ticker"
         assert request.tags["dagster/asset_partition_range_start"] == str(candle_key("AAA", tf))
         assert request.tags["dagster/asset_partition_range_end"] == str(candle_key("VCB", tf))

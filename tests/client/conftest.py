@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
+import pandas as pd
 import pytest
 
 from tests.history_api.conftest import KEY, LiveApi, api_db, live_api, start_live_api, stop_live_api
@@ -26,3 +28,9 @@ def prices_api(prices_db: PricesDatabase, tmp_path_factory: pytest.TempPathFacto
     api = start_live_api(prices_db.reader_dsn, str(tmp_path_factory.mktemp("prices-api")))
     yield api
     stop_live_api(api)
+
+
+def bar_times(index: pd.Index[Any]) -> pd.DatetimeIndex:
+    """A frame's bar times, which the client promises are a tz-aware DatetimeIndex (or such a level)."""
+    assert isinstance(index, pd.DatetimeIndex), type(index)
+    return index

@@ -9,8 +9,8 @@ import pandas as pd
 import psycopg2
 import pytest
 
-from tests.client.conftest import LiveApi
-from tests.history_api.conftest import KEY, ApiDatabase
+from tests.client.conftest import bar_times
+from tests.history_api.conftest import KEY, ApiDatabase, LiveApi
 from tests.history_api.prices_market import ACTIONS, DAYS, FACT_BAR, FACT_DAY, HOURLY_DAYS, PricesDatabase
 from vietmarket_client import VN_TZ, AuthError, BadRequest, Client
 from vietmarket_core.market import daily_bar_ts
@@ -52,7 +52,7 @@ def test_paging_across_pages_equals_the_database(
     assert len(expected) > 1000 and len(pages) == -(-len(expected) // 250) >= 4
     assert as_rows(frame) == [row[1:] for row in expected]
     # The index is the trading date of each stored bar (its 00:00 UTC), at 00:00 ICT.
-    assert list(frame.index.date) == [datetime.fromtimestamp(r[0] / 1000, tz=UTC).date() for r in expected]
+    assert list(bar_times(frame.index).date) == [datetime.fromtimestamp(r[0] / 1000, tz=UTC).date() for r in expected]
     assert frame.index.is_monotonic_increasing and frame.index.is_unique
 
 
@@ -65,21 +65,21 @@ def test_the_frame_s_columns_and_types(client: Client) -> None:
 
 def test_a_daily_index_is_midnight_ict_of_the_trading_date(client: Client) -> None:
     frame = client.history("VCB", "1d", date(2026, 2, 9), date(2026, 2, 14))
-    assert str(frame.index.tz) == ICT
+    assert str(bar_times(frame.index).tz) == ICT
     assert list(frame.index) == [pd.Timestamp(f"2026-02-{d:02d}", tz=ICT) for d in range(9, 14)]
     # National Day 2025: closed on Monday 1 and Tuesday 2 September; 2025-08-30/31 is a weekend.
     around = client.history("VCB", "1d", "2025-08-29", "2025-09-05")
-    assert [str(d) for d in around.index.date] == ["2025-08-29", "2025-09-03", "2025-09-04"]
+    assert [str(d) for d in bar_times(around.index).date] == ["2025-08-29", "2025-09-03", "2025-09-04"]
 
 
 def test_start_and_end_are_exact_on_the_shown_index(client: Client) -> None:
     # [start, end) applies to the index as shown: one minute past midnight ICT leaves that day out ...
     # A naive datetime is wall time in Asia/Ho_Chi_Minh: the rule under test.
     late = client.history("VCB", "1d", datetime(2026, 2, 9, 0, 1), "2026-02-13")  # noqa: DTZ001
-    assert [str(d) for d in late.index.date] == ["2026-02-10", "2026-02-11", "2026-02-12"]
+    assert [str(d) for d in bar_times(late.index).date] == ["2026-02-10", "2026-02-11", "2026-02-12"]
     # ... an aware string keeps its instant (17:00Z is 00:00 ICT the next day), and end stays exclusive.
     aware = client.history("VCB", "1d", "2026-02-08T17:00:00Z", datetime(2026, 2, 11, tzinfo=VN_TZ))
-    assert [str(d) for d in aware.index.date] == ["2026-02-09", "2026-02-10"]
+    assert [str(d) for d in bar_times(aware.index).date] == ["2026-02-09", "2026-02-10"]
     assert client.history("VCB", "1d", "2026-02-09", "2026-02-09").empty
 
 
@@ -90,7 +90,7 @@ def test_intraday_bars_are_at_their_open_instant_in_ict(client: Client, api_db: 
     to_ms = int(datetime(2026, 2, 13, 14, 0, tzinfo=VN_TZ).timestamp()) * 1000
     expected = stored(api_db.admin_dsn, "candles_1h", from_ms, to_ms)
     assert as_rows(frame) == [row[1:] for row in expected]
-    assert str(frame.index.tz) == ICT
+    assert str(bar_times(frame.index).tz) == ICT
     assert frame.index[0] == pd.Timestamp("2026-02-10 10:00", tz=ICT)
     assert frame.index[-1] == pd.Timestamp("2026-02-13 13:00", tz=ICT)
     assert [int(t.timestamp() * 1000) for t in frame.index] == [row[0] for row in expected]
@@ -102,18 +102,18 @@ def test_raw_and_adjusted_differ_before_the_ex_dates(prices_api: LiveApi, prices
         adjusted = client.history("VCB", "1d", DAYS[0], date(2026, 3, 7))
         raw_1h = client.history("VCB", "1h", HOURLY_DAYS[0], date(2026, 3, 7), adjustment="raw")
         adjusted_1h = client.history("VCB", "1h", HOURLY_DAYS[0], date(2026, 3, 7))
-    assert list(raw.index.date) == list(adjusted.index.date) == DAYS
+    assert list(bar_times(raw.index).date) == list(bar_times(adjusted.index).date) == DAYS
     fact = pd.Timestamp(FACT_DAY, tz=ICT)
     assert tuple(raw.loc[fact, ["o", "h", "l", "c"]]) == FACT_BAR
     assert adjusted.loc[fact, "c"] == round(FACT_BAR[3] / 1.2, 2)
     assert set(raw["source"]) == {"finfo"} and set(adjusted["source"]) == {"vci"}
     last_ex = max(ex for ex, _, _ in ACTIONS)
-    before = raw.index.date < last_ex
+    before = bar_times(raw.index).date < last_ex
     assert (raw.loc[before, "c"] != adjusted.loc[before, "c"]).all()
     assert (raw.loc[~before, "c"] == adjusted.loc[~before, "c"]).all()
     assert raw["c"].tolist() == [p.close for p in sorted(prices_db.prices, key=lambda p: p.ts)]
     # Intraday raw bars are the adjusted ones un-adjusted by the day's factor (to 0.01).
-    hourly_before = raw_1h.index.date < last_ex
+    hourly_before = bar_times(raw_1h.index).date < last_ex
     ratio = raw_1h["c"] / adjusted_1h["c"]
     assert ((ratio[hourly_before] - 1.2).abs() < 0.01).all()
     assert (raw_1h.loc[~hourly_before, "c"] == adjusted_1h.loc[~hourly_before, "c"]).all()

@@ -16,6 +16,7 @@ import psycopg2
 import psycopg2.extensions
 import psycopg2.extras
 import pytest
+from litestar import Litestar
 from litestar.testing import TestClient
 
 from history_api.app import create_app
@@ -25,6 +26,10 @@ from tests.conftest import require_env
 from vietmarket_core.market import VN_TZ, daily_bar_ts
 from vietmarket_pipelines.timescale.databases import create_database, drop_database, with_database
 from vietmarket_pipelines.timescale.migrate import migrate
+
+Client = TestClient[Litestar]
+# A request's query string, as the tests build it.
+Params = dict[str, str | int]
 
 KEY = "test-key-" + "a" * 24
 OTHER_KEY = "test-key-" + "b" * 24
@@ -224,7 +229,7 @@ def api_settings(dsn: str, **overrides: object) -> Settings:
 
 
 @pytest.fixture
-def client(api_db: ApiDatabase) -> Iterator[TestClient]:  # type: ignore[type-arg]
+def client(api_db: ApiDatabase) -> Iterator[Client]:
     with TestClient(create_app(api_settings(api_db.reader_dsn))) as c:
         c.headers["X-API-Key"] = KEY
         yield c

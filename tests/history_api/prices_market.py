@@ -70,7 +70,7 @@ def finfo_rows() -> list[DailyPrice]:
         reference = grid((prev_close or c) * (going_ex[0] if going_ex else 1.0))
         floor, ceiling = (float(x[0]) for x in band(np.array([reference]), "HOSE"))
         cf = cumfactor(d)
-        ad = [round(p * cf, 2) for p in (o, h, lo, c)]
+        ad_open, ad_high, ad_low, ad_close = (round(p * cf, 2) for p in (o, h, lo, c))
         average = grid((h + lo) / 2)
         volume = FACT_VOLUME if d == FACT_DAY else 1_000_000.0 + 1000 * i
         rows.append(
@@ -83,7 +83,10 @@ def finfo_rows() -> list[DailyPrice]:
                 lo,
                 c,
                 average,
-                *ad,
+                ad_open,
+                ad_high,
+                ad_low,
+                ad_close,
                 round(average * cf, 2),
                 reference,
                 ceiling,
@@ -138,7 +141,7 @@ def seed(admin_dsn: str, writer_dsn: str) -> PricesDatabase:
     steps = adjustment_factors(stored)
     assert [s.ex_date for s in steps] == [ex for ex, _, _ in ACTIONS], steps
     kinds = {ex: kind for ex, kind, _ in ACTIONS}
-    actions = [
+    actions: list[tuple[object, ...]] = [
         ("VCB", "HOSE", s.ex_date, kinds[s.ex_date], "finfo", s.factor, cum,
          psycopg2.extras.Json({"before_ratio": s.before_ratio, "after_ratio": s.after_ratio}))
         for s, cum in zip(steps, cumulative_factors(steps), strict=True)

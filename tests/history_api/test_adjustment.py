@@ -16,7 +16,7 @@ import pytest
 from litestar.testing import TestClient
 
 from history_api.app import create_app
-from tests.history_api.conftest import HOURLY_OPENS, KEY, api_settings
+from tests.history_api.conftest import HOURLY_OPENS, KEY, Client, Params, api_settings
 from tests.history_api.prices_market import (
     ACTIONS,
     DAYS,
@@ -30,8 +30,6 @@ from tests.history_api.prices_market import (
 from vietmarket_core.market import daily_bar_ts, trading_date_of
 
 __all__ = ["prices_db"]  # the fixture, shared with tests/client
-
-Client = TestClient  # type: ignore[type-arg]
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +103,7 @@ def test_adjusted_is_the_default_byte_for_byte(client: Client) -> None:
                 headers={"If-None-Match": plain.headers["etag"]},
             )
             assert crossed.status_code == 200
-    udf = {"symbol": "VCB", "resolution": "60", "from": 0, "to": 2_000_000_000}
+    udf: Params = {"symbol": "VCB", "resolution": "60", "from": 0, "to": 2_000_000_000}
     assert (
         client.get("/udf/history", params=udf).content
         == client.get("/udf/history", params={**udf, "adjustment": "adjusted"}).content

@@ -12,10 +12,9 @@ from litestar.testing import TestClient
 from history_api.app import create_app
 from history_api.auth import KeyRing, key_id
 from history_api.settings import Settings, SettingsError
-from tests.history_api.conftest import KEY, LEGACY_KEY, OTHER_KEY, ApiDatabase, api_settings
+from tests.history_api.conftest import KEY, LEGACY_KEY, OTHER_KEY, ApiDatabase, Client, Params, api_settings
 
-Client = TestClient  # type: ignore[type-arg]
-CANDLES = {"ticker": "VCB", "tf": "1d", "limit": 1}
+CANDLES: Params = {"ticker": "VCB", "tf": "1d", "limit": 1}
 
 
 @pytest.mark.parametrize("key", [KEY, OTHER_KEY, LEGACY_KEY])

@@ -15,9 +15,8 @@ from litestar.testing import TestClient
 
 from history_api.app import create_app
 from history_api.params import MAX_TS_MS
-from tests.history_api.conftest import KEY, OTHER_KEY, ApiDatabase, api_settings
+from tests.history_api.conftest import KEY, OTHER_KEY, ApiDatabase, Client, Params, api_settings
 
-Client = TestClient  # type: ignore[type-arg]
 COLUMNS = ["ticker", "ts", "o", "h", "l", "c", "v", "source"]
 
 
@@ -142,7 +141,7 @@ def test_export_streams_the_market_in_the_asked_format(  # noqa: PLR0913
 
 
 def test_export_filters_by_exchange_and_tickers(client: Client, api_db: ApiDatabase) -> None:
-    base = {"tf": "1d", "from": 0, "to": MAX_TS_MS}
+    base: Params = {"tf": "1d", "from": 0, "to": MAX_TS_MS}
     hnx = client.get("/export", params={**base, "exchange": "HNX"})
     assert parse_export("jsonl", hnx.content) == stored_1d(api_db, ["SHB"])
     some = client.get("/export", params={**base, "tickers": "VNINDEX,shb", "format": "csv"})
@@ -169,12 +168,12 @@ def test_export_over_the_cost_cap_is_413_naming_it(limited: Client, api_db: ApiD
     assert body["error"] == "export_too_large"
     assert "cap of 1000" in body["detail"] and "HISTORY_API_EXPORT_MAX_BARS" in body["detail"]
     # One ticker over 250 weekdays fits under the cap.
-    small = {"tf": "1d", "from": api_db.daily_ts[-250], "to": api_db.daily_ts[-1] + 1, "tickers": "VCB"}
+    small: Params = {"tf": "1d", "from": api_db.daily_ts[-250], "to": api_db.daily_ts[-1] + 1, "tickers": "VCB"}
     assert limited.get("/export", params=small).status_code == 200
 
 
 def test_export_rate_limit_is_per_key_and_names_itself(limited: Client, api_db: ApiDatabase) -> None:
-    params = {"tf": "1d", "from": api_db.daily_ts[-10], "to": MAX_TS_MS, "tickers": "SHB"}
+    params: Params = {"tf": "1d", "from": api_db.daily_ts[-10], "to": MAX_TS_MS, "tickers": "SHB"}
     assert [limited.get("/export", params=params).status_code for _ in range(2)] == [200, 200]
     res = limited.get("/export", params=params)
     assert res.status_code == 429
@@ -187,7 +186,7 @@ def test_export_rate_limit_is_per_key_and_names_itself(limited: Client, api_db: 
 
 def test_intraday_export_and_bulk_agree_on_both_bases(client: Client, api_db: ApiDatabase) -> None:
     for adjustment in ("adjusted", "raw"):
-        query = {"tf": "1h", "from": 0, "to": MAX_TS_MS, "adjustment": adjustment}
+        query: Params = {"tf": "1h", "from": 0, "to": MAX_TS_MS, "adjustment": adjustment}
         exported = parse_export("parquet", client.get("/export", params={**query, "format": "parquet"}).content)
         paged = client.get("/candles/bulk", params={**query, "tickers": "VCB", "limit": 10_000}).json()
         assert len(exported) == len(api_db.hourly_ts)

@@ -6,12 +6,9 @@ import json
 from typing import Any
 
 import pytest
-from litestar.testing import TestClient
 
-from tests.history_api.conftest import LAST_DAY, ApiDatabase
+from tests.history_api.conftest import LAST_DAY, ApiDatabase, Client
 from vietmarket_core.market import daily_bar_ts
-
-Client = TestClient  # type: ignore[type-arg]
 
 
 def test_candles_newest_first_in_the_old_shape(client: Client, api_db: ApiDatabase) -> None:

@@ -6,12 +6,9 @@ from datetime import date
 from typing import Any
 
 import pytest
-from litestar.testing import TestClient
 
-from tests.history_api.conftest import ADJUSTING_ACTIONS, ANNOUNCED_ACTIONS, LEGACY_KEY
+from tests.history_api.conftest import ADJUSTING_ACTIONS, ANNOUNCED_ACTIONS, LEGACY_KEY, Client, Params
 from vietmarket_core.market import daily_bar_ts
-
-Client = TestClient  # type: ignore[type-arg]
 
 # The old server's row, in its order, then the factors.
 OLD_COLUMNS = [
@@ -179,7 +176,7 @@ def test_timescale_marks_put_every_ex_date_on_its_daily_bar(client: Client) -> N
 
 
 def test_timescale_marks_range_and_resolution(client: Client) -> None:
-    window = {"symbol": "VCB", "resolution": "D", "from": s(date(2023, 4, 4)), "to": s(date(2023, 12, 18))}
+    window: Params = {"symbol": "VCB", "resolution": "D", "from": s(date(2023, 4, 4)), "to": s(date(2023, 12, 18))}
     inside = client.get("/udf/timescale_marks", params=window).json()
     assert [m["id"] for m in inside] == ["2023-04-04"], "from is inclusive, to exclusive"
     hourly = client.get("/udf/timescale_marks", params={**window, "resolution": "60"}).json()

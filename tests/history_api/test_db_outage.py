@@ -14,9 +14,8 @@ from litestar.testing import TestClient
 
 from history_api.app import create_app
 from tests.clusters import ThrowawayCluster, cluster_with_one_bar
-from tests.history_api.conftest import KEY, api_settings
+from tests.history_api.conftest import KEY, Client, api_settings
 
-Client = TestClient  # type: ignore[type-arg]
 DATA_PATHS = [
     *("/candles?ticker=VCB&tf=1d", "/latest?tf=1d", "/symbols", "/news/latest", "/udf/search?query=V"),
     *("/candles/bulk?tickers=VCB&tf=1d", "/export?tf=1d&from=0&to=9999999999999"),

@@ -9,6 +9,7 @@ from typing import Any
 import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from schemathesis.core.result import Err
 from schemathesis.generation.overrides import Override
 
 from tests.history_api.conftest import KEY, LiveApi
@@ -23,12 +24,21 @@ NEW_OPERATIONS = ("/udf/marks", STREAM)
 BLOCK_END = re.compile(rb"\r\n\r\n|\n\n|\r\r")
 
 
-def operations(live_api: LiveApi) -> list[schemathesis.APIOperation]:
+Operation = schemathesis.APIOperation[Any, Any, Any, Any]
+Case = schemathesis.Case[Any]
+
+
+def operations(live_api: LiveApi) -> list[Operation]:
     schema = schemathesis.openapi.from_url(live_api.url + "/schema/openapi.json")
-    return [result.ok() for result in schema.get_all_operations()]
+    found = []
+    for result in schema.get_all_operations():
+        if isinstance(result, Err):
+            raise result.err()
+        found.append(result.ok())
+    return found
 
 
-def call(case: schemathesis.Case, base_url: str, **kwargs: Any) -> schemathesis.Response:
+def call(case: Case, base_url: str, **kwargs: Any) -> schemathesis.Response:
     """/stream/latest's 200 never ends, and schemathesis would read it until its read timeout: the
     stream is read up to its first block instead (the `: connected` comment, sent at once) and checked
     like any answer; no operation is excluded."""
@@ -57,9 +67,7 @@ def call(case: schemathesis.Case, base_url: str, **kwargs: Any) -> schemathesis.
             )
 
 
-def fuzz(
-    live_api: LiveApi, examples: int, check: Callable[[schemathesis.Case], None], only: tuple[str, ...] = ()
-) -> list[str]:
+def fuzz(live_api: LiveApi, examples: int, check: Callable[[Case], None], only: tuple[str, ...] = ()) -> list[str]:
     """Every failure of `check` over each operation (of `only` those, when given)."""
     failures: list[str] = []
     for operation in operations(live_api):
@@ -68,7 +76,7 @@ def fuzz(
 
         @given(case=operation.as_strategy())
         @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-        def run(case: schemathesis.Case) -> None:
+        def run(case: Case) -> None:
             check(case)
 
         try:
@@ -79,7 +87,7 @@ def fuzz(
 
 
 def test_every_operation_honours_its_schema(live_api: LiveApi) -> None:
-    def check(case: schemathesis.Case) -> None:
+    def check(case: Case) -> None:
         # Every default check: no server error, documented status codes, content types and bodies.
         # A news cursor is opaque: a string the schema allows may still not be one the API issued.
         excluded = [schemathesis.checks.positive_data_acceptance] if case.path.startswith("/news/") else []
@@ -93,7 +101,7 @@ def test_every_operation_honours_its_schema(live_api: LiveApi) -> None:
 def test_the_marks_and_the_stream_take_a_thousand_cases_without_a_server_error(live_api: LiveApi) -> None:
     calls: dict[str, int] = dict.fromkeys(NEW_OPERATIONS, 0)
 
-    def check(case: schemathesis.Case) -> None:
+    def check(case: Case) -> None:
         calls[case.path] += 1
         response = call(case, live_api.url, headers={"X-API-Key": KEY})
         case.validate_response(response)
@@ -106,7 +114,7 @@ def test_the_marks_and_the_stream_take_a_thousand_cases_without_a_server_error(l
 
 
 def test_without_a_key_nothing_leaks_and_nothing_breaks(live_api: LiveApi) -> None:
-    def check(case: schemathesis.Case) -> None:
+    def check(case: Case) -> None:
         response = call(case, live_api.url)
         assert response.status_code < 500, response.text
         if case.path not in ("/healthz", "/chart"):
@@ -122,7 +130,7 @@ BULK_PATHS = ("/candles/bulk", "/export")
 def test_bulk_endpoints_take_a_thousand_cases_without_a_server_error(live_api: LiveApi) -> None:
     seen: dict[str, int] = dict.fromkeys(BULK_PATHS, 0)
 
-    def check(case: schemathesis.Case) -> None:
+    def check(case: Case) -> None:
         seen[case.path] += 1
         response = case.call(base_url=live_api.url, headers={"X-API-Key": KEY})
         assert response.status_code < 500, (case.path, case.query, response.status_code, response.text[:300])
@@ -141,7 +149,7 @@ COMPAT_PATHS = ("/top-movers", "/corporate-actions/latest", "/corporate-actions/
 def test_the_compatibility_routes_take_a_thousand_cases_without_a_server_error(live_api: LiveApi) -> None:
     seen: dict[str, int] = dict.fromkeys(COMPAT_PATHS, 0)
 
-    def check(case: schemathesis.Case) -> None:
+    def check(case: Case) -> None:
         seen[case.path] += 1
         response = case.call(base_url=live_api.url, headers={"X-API-Key": KEY})
         assert response.status_code < 500, (case.path, case.query, response.status_code, response.text[:300])

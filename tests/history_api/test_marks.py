@@ -7,12 +7,9 @@ from datetime import UTC, datetime
 
 import psycopg2
 import pytest
-from litestar.testing import TestClient
 
-from tests.history_api.conftest import ApiDatabase
+from tests.history_api.conftest import ApiDatabase, Client, Params
 from vietmarket_core.market import VN_TZ, daily_bar_ts
-
-Client = TestClient  # type: ignore[type-arg]
 
 # VCG's news, linked only in this module (and removed after it): an evening article whose Vietnam
 # date is a day after its UTC date, one per confidence band, one failed fetch, one undated and one
@@ -27,7 +24,7 @@ ARTICLES = [
     ("https://vietstock.vn/marks/vcg-undated.htm", "Chưa có ngày", None, "fetched", 0.9),
     ("https://vietstock.vn/marks/vcg-unread.htm", "Chưa đọc", datetime(2025, 6, 5, 7, tzinfo=UTC), "pending", 0.9),
 ]
-ALL = {"symbol": "HOSE:VCG", "resolution": "D", "from": 0, "to": 2_000_000_000}
+ALL: Params = {"symbol": "HOSE:VCG", "resolution": "D", "from": 0, "to": 2_000_000_000}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -77,7 +74,7 @@ def test_daily_marks_sit_on_the_vietnam_date_bar_with_title_time_and_url(client:
 def test_intraday_marks_are_the_publication_instant_and_the_range_is_half_open(client: Client) -> None:
     hourly = client.get("/udf/marks", params={**ALL, "resolution": "60"}).json()
     assert [m["time"] for m in hourly][-2:] == [int(MORNING.timestamp()), int(EVENING.timestamp())]
-    window = {**ALL, "resolution": "15", "from": int(MORNING.timestamp()), "to": int(EVENING.timestamp())}
+    window: Params = {**ALL, "resolution": "15", "from": int(MORNING.timestamp()), "to": int(EVENING.timestamp())}
     assert [m["url"] for m in client.get("/udf/marks", params=window).json()] == [ARTICLES[1][0]]
 
 

@@ -22,12 +22,19 @@ from litestar.testing import TestClient
 from history_api.app import create_app
 from history_api.settings import Settings
 from tests.conftest import require_env
-from tests.history_api.conftest import KEY, LAST_DAY, OTHER_KEY, PENDING_ARTICLE, ApiDatabase, api_settings
+from tests.history_api.conftest import (
+    KEY,
+    LAST_DAY,
+    OTHER_KEY,
+    PENDING_ARTICLE,
+    ApiDatabase,
+    Client,
+    Params,
+    api_settings,
+)
 from vietmarket_core.market import daily_bar_ts
 from vietmarket_pipelines.timescale.databases import create_database, drop_database, with_database
 from vietmarket_pipelines.timescale.migrate import migrate
-
-Client = TestClient  # type: ignore[type-arg]
 
 OLD_LATEST_ROW = ["ticker", "tf", "ts", "o", "h", "l", "c", "v", "source", "ingested_at"]
 OLD_MOVER_ROW = ["ticker", "tf", "ts_latest", "close_latest", "close_prev", "pct_change"]
@@ -284,7 +291,7 @@ def test_limits_are_per_key_from_the_key_file(api_db: ApiDatabase, tmp_path: Pat
     keys.write_text(f"# the web app's proxy: the default\n{KEY}\n# a public key\n{OTHER_KEY}  2/minute\n")
     settings = Settings.from_env({"HISTORY_API_PG_URL": api_db.reader_dsn, "HISTORY_API_KEYS_FILE": str(keys)})
     assert settings.api_keys == (KEY, OTHER_KEY)
-    params = {"ticker": "VCB", "tf": "1d", "limit": 1}
+    params: Params = {"ticker": "VCB", "tf": "1d", "limit": 1}
     with TestClient(create_app(settings)) as c:
         public = [c.get("/candles", params=params, headers={"X-API-Key": OTHER_KEY}) for _ in range(3)]
         assert [r.status_code for r in public] == [200, 200, 429]
@@ -307,8 +314,8 @@ def test_bulk_and_export_limits_are_per_key_from_the_key_file(api_db: ApiDatabas
     public_line = f"{OTHER_KEY} 100/minute bulk=2/minute export=1/hour"
     keys.write_text(f"{KEY}\n# a public key: its own bulk and export windows\n{public_line}\n")
     settings = Settings.from_env({"HISTORY_API_PG_URL": api_db.reader_dsn, "HISTORY_API_KEYS_FILE": str(keys)})
-    bulk = {"tickers": "VCB", "tf": "1d", "limit": 1}
-    export = {"tf": "1d", "from": api_db.daily_ts[-5], "to": api_db.daily_ts[-1] + 1, "tickers": "VCB"}
+    bulk: Params = {"tickers": "VCB", "tf": "1d", "limit": 1}
+    export: Params = {"tf": "1d", "from": api_db.daily_ts[-5], "to": api_db.daily_ts[-1] + 1, "tickers": "VCB"}
     with TestClient(create_app(settings)) as c:
         public = {"X-API-Key": OTHER_KEY}
         assert [c.get("/candles/bulk", params=bulk, headers=public).status_code for _ in range(3)] == [200, 200, 429]

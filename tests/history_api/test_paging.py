@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from litestar.testing import TestClient
 
-from tests.history_api.conftest import ApiDatabase
-
-Client = TestClient  # type: ignore[type-arg]
+from tests.history_api.conftest import ApiDatabase, Client, Params
 
 
 @pytest.mark.parametrize(("tf", "limit"), [("1d", 500), ("1d", 2000), ("1d", 1), ("1h", 37)])
@@ -18,7 +15,7 @@ def test_walking_next_before_ts_returns_every_bar_once_newest_first(
     if limit == 1:
         stored = stored[:50]  # one bar per request: walk the newest 50 and stop
     walked: list[int] = []
-    params: dict[str, object] = {"ticker": "VCB", "tf": tf, "limit": limit}
+    params: Params = {"ticker": "VCB", "tf": tf, "limit": limit}
     for _ in range(len(stored) + 2):
         body = client.get("/candles", params=params).json()
         walked += [r["ts"] for r in body["rows"]]
@@ -44,7 +41,7 @@ def test_the_last_page_says_history_is_exhausted(client: Client, api_db: ApiData
 
 def test_settled_pages_are_cacheable_and_revalidate_with_304(client: Client, api_db: ApiDatabase) -> None:
     before = sorted(api_db.daily_ts)[500]
-    params = {"ticker": "VCB", "tf": "1d", "beforeTs": before, "limit": 100}
+    params: Params = {"ticker": "VCB", "tf": "1d", "beforeTs": before, "limit": 100}
     first = client.get("/candles", params=params)
     assert first.headers["cache-control"] == "private, max-age=300"
     etag = first.headers["etag"]
@@ -63,7 +60,7 @@ def test_the_newest_page_must_revalidate(client: Client) -> None:
 
 
 def test_responses_are_gzipped_when_the_client_accepts_it(client: Client) -> None:
-    params = {"ticker": "VCB", "tf": "1d", "limit": 2000}
+    params: Params = {"ticker": "VCB", "tf": "1d", "limit": 2000}
     plain = client.get("/candles", params=params, headers={"Accept-Encoding": "identity"})
     assert "content-encoding" not in plain.headers
     zipped = client.get("/candles", params=params, headers={"Accept-Encoding": "gzip"})

@@ -10,13 +10,12 @@ from litestar.testing import TestClient
 
 from history_api.app import create_app
 from tests.conftest import MigratedDatabase
-from tests.history_api.conftest import KEY, api_settings
+from tests.history_api.conftest import KEY, Client, Params, api_settings
 from tests.timescale.test_candle_store import FEB_13, series
 from tests.timescale.test_series_replacement import rescaled, restatement
 from vietmarket_pipelines.restatement import ReplacementSeries
 from vietmarket_pipelines.timescale.candle_store import CandleStore
 
-Client = TestClient  # type: ignore[type-arg]
 BARS = 1_500
 DAY = 86_400_000
 
@@ -42,7 +41,7 @@ def test_paging_across_a_replacement_returns_every_bar_once(clean_db: MigratedDa
     full = rescaled(series("VCB", BARS + 1, end=FEB_13), 0.5, ex_ts)
 
     walked: list[tuple[int, float]] = []
-    params: dict[str, object] = {"ticker": "VCB", "tf": "1d", "limit": 200}
+    params: Params = {"ticker": "VCB", "tf": "1d", "limit": 200}
     for page in range(BARS):
         body = client.get("/candles", params=params).json()
         walked += [(r["ts"], r["c"]) for r in body["rows"]]

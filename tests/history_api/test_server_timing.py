@@ -8,9 +8,9 @@ import time
 from litestar.testing import TestClient
 
 from history_api.app import create_app
-from tests.history_api.conftest import KEY, ApiDatabase, api_settings
+from tests.history_api.conftest import KEY, ApiDatabase, Params, api_settings
 
-CANDLES = {"ticker": "VCB", "tf": "1d", "limit": 50}
+CANDLES: Params = {"ticker": "VCB", "tf": "1d", "limit": 50}
 
 
 def stages(header: str) -> dict[str, str]:

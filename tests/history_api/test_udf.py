@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from litestar.testing import TestClient
-
-from tests.history_api.conftest import LAST_DAY, ApiDatabase, daily_bar, trading_days
+from tests.history_api.conftest import LAST_DAY, ApiDatabase, Client, daily_bar, trading_days
 from vietmarket_core.market import daily_bar_ts
-
-Client = TestClient  # type: ignore[type-arg]
 
 
 def s(d: date) -> int:
@@ -101,10 +97,10 @@ def test_weekly_bars_are_anchored_on_the_first_trading_date(client: Client) -> N
     members = next(iter(weeks.values()))
     bars = [daily_bar(i, d) for i, d in members]
     assert body["o"][0] == bars[0][3]
-    assert body["h"][0] == max(b[4] for b in bars)  # type: ignore[type-var]
-    assert body["l"][0] == min(b[5] for b in bars)  # type: ignore[type-var]
+    assert body["h"][0] == max(b[4] for b in bars)
+    assert body["l"][0] == min(b[5] for b in bars)
     assert body["c"][0] == bars[-1][6]
-    assert body["v"][0] == sum(b[7] for b in bars)  # type: ignore[misc]
+    assert body["v"][0] == sum(b[7] for b in bars)
 
 
 def test_buckets_that_start_on_a_closed_day_are_stamped_with_the_day_trading_resumed(client: Client) -> None:

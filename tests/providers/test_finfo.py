@@ -55,7 +55,8 @@ def index_row(code: str, day: date, close: float) -> dict[str, Any]:
 
 
 def trading_days(n: int, first: date = JAN_2) -> list[date]:
-    days, day = [], first
+    days: list[date] = []
+    day = first
     while len(days) < n:
         if day.weekday() < 5:
             days.append(day)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -25,7 +26,7 @@ def series(ticker: str, days: int, close: float = 10.0, end: int = FEB_13, sourc
     return BarSeries(source, ticker, "1d", frame)
 
 
-def rows(db: MigratedDatabase, ticker: str) -> list[tuple[int, float, str, object]]:
+def rows(db: MigratedDatabase, ticker: str) -> list[tuple[int, float, str, datetime]]:
     conn = db.connect()
     with conn, conn.cursor() as cur:
         cur.execute("SELECT ts, c, source, ingested_at FROM candles_1d WHERE ticker = %s ORDER BY ts", (ticker,))
@@ -65,9 +66,9 @@ def test_overlap_inserts_new_bars_and_revises_only_changed_ones(clean_db: Migrat
         cur.execute("SELECT ts FROM candles_latest WHERE ticker = 'FPT' AND tf = '1d'")
         assert cur.fetchone() == (FEB_13,), "candles_latest follows the newest bar"
     conn.close()
-    revised_ts = int(revised.frame.loc[0, "ts"])
+    revised_ts = int(revised.frame["ts"].iloc[0])
     assert after[revised_ts][0] == 10.5 and after[revised_ts][1] > before[revised_ts]
-    untouched = int(revised.frame.loc[1, "ts"])
+    untouched = int(revised.frame["ts"].iloc[1])
     assert after[untouched][1] == before[untouched]
 
 
@@ -85,7 +86,7 @@ def test_a_failed_partition_leaves_nothing_behind(clean_db: MigratedDatabase, n:
     store = CandleStore(clean_db.writer_dsn)
     list(store.write_partitions([series("MWG", 3, end=FEB_13 - n * DAY)]))
     bad = series("MWG", n)
-    bad.frame.loc[2, "ts"] = bad.frame.loc[2, "ts"] + 1  # off the 1d grid: the table's CHECK refuses it
+    bad.frame.at[2, "ts"] = int(bad.frame["ts"].iloc[2]) + 1  # off the 1d grid: the table's CHECK refuses it
     with pytest.raises(psycopg2.errors.CheckViolation):
         list(store.write_partitions([series("VNM", n), bad]))
     assert len(rows(clean_db, "VNM")) == n, "partitions before the failure stay committed"

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar, NamedTuple
 
+from vietmarket_core.market import TIMEFRAMES
+
 MAX_ARRAY = 8192
 MAX_WRITES = 16_000
-TIMEFRAMES = ("1d", "1h", "15m")
 INTERNAL = {"candles:upsertLatest", "articles:upsertLatest"}
 DISABLED_MESSAGE = (
     "You have exceeded the free plan limits, so your deployments have been disabled. "
