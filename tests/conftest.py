@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import psycopg2
@@ -19,6 +19,11 @@ from vietmarket_core.market import VN_TZ
 from vietmarket_pipelines.simulator.server import SimulatorServer, start_in_thread
 from vietmarket_pipelines.timescale.databases import create_database, drop_database, with_database
 from vietmarket_pipelines.timescale.migrate import migrate
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    import dagster as dg
 
 # Step retries wait tens of seconds; the tests look at the first failure.  Set before any
 # definitions module is imported.
@@ -107,6 +112,11 @@ def sim(simulator: SimulatorServer) -> Iterator[SimulatorServer]:
 def inject(server: SimulatorServer, **rule: Any) -> None:
     response = httpx.post(f"{server.url}/_sim/faults", json=rule)
     response.raise_for_status()
+
+
+def metadata_values(metadata: Mapping[str, dg.MetadataValue]) -> dict[str, Any]:
+    """A materialization's or a check's metadata as the plain values it was given (counts, dates, lists)."""
+    return {k: v.value for k, v in metadata.items()}
 
 
 CONTAINER_TESTS = Path(__file__).parent / "containers"

@@ -124,8 +124,3 @@ def failure_text(result: dg.ExecuteInProcessResult) -> str:
         parts.append(info.message)
         pending.extend([info.cause, info.context])
     return "\n".join(parts)
-
-
-def check_metadata(evaluation: dg.AssetCheckEvaluation) -> dict[str, Any]:
-    """A check's metadata as the plain values it was given (counts, dates, lists)."""
-    return {k: v.value for k, v in evaluation.metadata.items()}

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.candles.conftest import failure_text, materialize_candles
-from tests.conftest import SIM_NOW, MigratedDatabase, inject
+from tests.conftest import SIM_NOW, MigratedDatabase, inject, metadata_values
 from vietmarket_core.market import Timeframe
 from vietmarket_pipelines.calendar import TradingCalendar
 from vietmarket_pipelines.defs.candles.assets import candles
@@ -36,7 +36,7 @@ def partition_md(instance: dg.DagsterInstance, ticker: str, tf: Timeframe) -> di
         limit=1,
     ).records
     assert records and records[0].asset_materialization is not None
-    return {k: v.value for k, v in records[0].asset_materialization.metadata.items()}
+    return metadata_values(records[0].asset_materialization.metadata)
 
 
 def sim_requests(sim: SimulatorServer) -> list[dict[str, Any]]:

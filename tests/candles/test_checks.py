@@ -10,8 +10,8 @@ from dagster._core.test_utils import in_process_test_workspace
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 from dagster_graphql.test.utils import execute_dagster_graphql
 
-from tests.candles.conftest import check_metadata, materialize_candles
-from tests.conftest import SIM_NOW, MigratedDatabase
+from tests.candles.conftest import materialize_candles
+from tests.conftest import SIM_NOW, MigratedDatabase, metadata_values
 from vietmarket_core.market import VN_TZ, daily_bar_ts, intraday_bar_ts
 from vietmarket_pipelines.calendar import TradingCalendar
 from vietmarket_pipelines.defs.calendar.truth import cross_check
@@ -92,7 +92,8 @@ def test_a_planted_impossible_bar_fails_ohlc_sanity_and_blocks(
     assert not result.success
     assert check.partition == str(candle_key("VCB", "1d"))
     assert str(check.description).startswith("VCB 1d: bars with impossible OHLC or volume: 1 bad bars")
-    assert check_metadata(check)["ticker"] == "VCB" and check_metadata(check)["bad_bars"] == 1
+    md = metadata_values(check.metadata)
+    assert md["ticker"] == "VCB" and md["bad_bars"] == 1
 
 
 def test_a_range_run_reports_every_partition_and_fails_only_the_bad_one(
@@ -109,7 +110,7 @@ def test_a_range_run_reports_every_partition_and_fails_only_the_bad_one(
     assert set(sanity) == {str(candle_key(t, "1d")) for t in tickers}
     assert [k for k, e in sanity.items() if not e.passed] == [bad]
     assert str(sanity[bad].description).startswith("HPG 1d: ")
-    assert not summary.passed and check_metadata(summary)["partitions_failing"] == 1
+    assert not summary.passed and metadata_values(summary.metadata)["partitions_failing"] == 1
     # Dagster stores one row per partition, each targeting that partition's newest materialization
     # (what the checks tab lists), beside the run's summary row.
     infos = {
@@ -155,7 +156,7 @@ def test_a_bar_in_the_lunch_break_fails_alignment(
     check = evaluations(materialize_candles(instance, clean_db, sim, ["FPT"], "1h", checks=True))["bar_alignment"]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
     assert str(check.description).startswith("FPT 1h: ") and f"first at ts={noon}" in str(check.description)
-    assert check_metadata(check)["first_off_grid_bar"] == noon / 1000
+    assert metadata_values(check.metadata)["first_off_grid_bar"] == noon / 1000
 
 
 def test_a_deleted_day_is_a_gap_but_weekends_and_tet_are_not(
@@ -167,7 +168,7 @@ def test_a_deleted_day_is_a_gap_but_weekends_and_tet_are_not(
     plant(clean_db, "DELETE FROM candles_1d WHERE ticker = 'HPG' AND ts = %s", (daily_bar_ts(date(2026, 1, 8)),))
     check = evaluations(materialize_candles(instance, clean_db, sim, ["HPG"], "1d", checks=True))["no_gaps"]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
-    assert check_metadata(check)["bars_missing"] == 1
+    assert metadata_values(check.metadata)["bars_missing"] == 1
 
 
 def test_gap_finder_uses_the_calendar() -> None:

@@ -7,9 +7,9 @@ from datetime import date, datetime, time
 import dagster as dg
 import pytest
 
-from tests.candles.conftest import check_metadata, materialize_candles
+from tests.candles.conftest import materialize_candles
 from tests.candles.test_checks import by_partition, plant
-from tests.conftest import MigratedDatabase
+from tests.conftest import MigratedDatabase, metadata_values
 from vietmarket_core.market import VN_TZ, Timeframe, intraday_bar_ts
 from vietmarket_pipelines.calendar import BAR_OPENS, TradingCalendar, bar_opens
 from vietmarket_pipelines.defs.candles.checks import expected_newest
@@ -97,8 +97,8 @@ def test_a_missing_bin_the_exchange_trades_still_warns(
     result = materialize_candles(instance, clean_db, sim, [ticker], "15m", checks=True)
     check = by_partition(result)["no_gaps"][str(candle_key(ticker, "15m"))]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
-    assert check_metadata(check)["bars_missing"] == 1
-    assert check_metadata(check)["first_missing_bar"] == gone / 1000
+    md = metadata_values(check.metadata)
+    assert md["bars_missing"] == 1 and md["first_missing_bar"] == gone / 1000
 
 
 def test_freshness_expects_the_newest_bin_the_exchange_prints() -> None:

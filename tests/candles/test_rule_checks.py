@@ -10,9 +10,9 @@ import dagster as dg
 import httpx
 import pytest
 
-from tests.candles.conftest import check_metadata, resources
+from tests.candles.conftest import resources
 from tests.candles.test_checks import RECENT, evaluations, plant
-from tests.conftest import SIM_NOW, MigratedDatabase
+from tests.conftest import SIM_NOW, MigratedDatabase, metadata_values
 from vietmarket_core.market import Timeframe, daily_bar_ts
 from vietmarket_pipelines.defs.candles.assets import candles
 from vietmarket_pipelines.defs.candles.partitions import TICKERS, candle_key
@@ -74,8 +74,8 @@ def test_a_jump_fails_until_a_corporate_action_explains_it(
     assert description.startswith(f"VCB {tf}: jumps beyond the band: 1 unexplained (0 explained), first ")
     assert f"VCB {JUMP_DAY.isoformat()}: low " in description and "after 2026-01-19's low" in description
     assert "band -6." in description and "(rule: HOSE no move beyond the day's band" in description
-    assert check_metadata(jump)["jumps_unexplained"] == 1
-    assert check_metadata(jump)["dates"] == [JUMP_DAY.isoformat()]
+    md = metadata_values(jump.metadata)
+    assert md["jumps_unexplained"] == 1 and md["dates"] == [JUMP_DAY.isoformat()]
 
     plant(
         seeded,
@@ -84,7 +84,7 @@ def test_a_jump_fails_until_a_corporate_action_explains_it(
         (JUMP_DAY,),
     )
     explained = run(instance, seeded, sim, tf)["no_unexplained_jump"]
-    assert explained.passed and check_metadata(explained)["jumps_explained_in_run"] == 1
+    assert explained.passed and metadata_values(explained.metadata)["jumps_explained_in_run"] == 1
 
 
 def test_vci_closes_that_differ_from_finfo_adclose_warn_naming_the_dates(
@@ -92,7 +92,8 @@ def test_vci_closes_that_differ_from_finfo_adclose_warn_naming_the_dates(
 ) -> None:
     clean = run(instance, seeded, sim, "1d", **RECENT)["adjusted_close_matches_finfo"]
     assert clean.passed, clean.description
-    assert check_metadata(clean)["closes_compared_in_run"] >= 25
+    compared_in_run = metadata_values(clean.metadata)["closes_compared_in_run"]
+    assert compared_in_run >= 25
     for day in DIFFERING:
         plant(
             seeded,
@@ -101,11 +102,10 @@ def test_vci_closes_that_differ_from_finfo_adclose_warn_naming_the_dates(
         )
     differs = run(instance, seeded, sim, "1d")["adjusted_close_matches_finfo"]
     assert not differs.passed and differs.severity == dg.AssetCheckSeverity.WARN
-    assert check_metadata(differs)["dates"] == [d.isoformat() for d in DIFFERING]
-    assert check_metadata(differs)["closes_differing"] == 2
+    md = metadata_values(differs.metadata)
+    assert md["dates"] == [d.isoformat() for d in DIFFERING] and md["closes_differing"] == 2
     assert str(differs.description).startswith(
-        f"VCB 1d: closes off finfo's adClose: 2 of {check_metadata(clean)['closes_compared_in_run']} differ, "
-        f"first VCB {DIFFERING[0]}: close "
+        f"VCB 1d: closes off finfo's adClose: 2 of {compared_in_run} differ, first VCB {DIFFERING[0]}: close "
     )
     assert "vs finfo adClose" in str(differs.description) and "(rule: adjusted close equals finfo adClose" in str(
         differs.description
@@ -116,7 +116,7 @@ def test_intraday_partitions_have_no_finfo_close_to_compare(
     seeded: MigratedDatabase, sim: SimulatorServer, instance: dg.DagsterInstance
 ) -> None:
     check = run(instance, seeded, sim, "1h", **RECENT)["adjusted_close_matches_finfo"]
-    assert check.passed and check_metadata(check)["closes_compared_in_run"] == 0
+    assert check.passed and metadata_values(check.metadata)["closes_compared_in_run"] == 0
 
 
 def test_finfo_on_a_newer_basis_than_the_stored_candles_differs_on_every_earlier_date(
@@ -136,9 +136,9 @@ def test_finfo_on_a_newer_basis_than_the_stored_candles_differs_on_every_earlier
     # The candles' incremental run refetches with the action dropped again: still the old basis.
     check = run(instance, seeded, sim, "1d")["adjusted_close_matches_finfo"]
     assert not check.passed
-    compared = check_metadata(check)["closes_compared"]
-    assert compared >= 25 and check_metadata(check)["closes_differing"] == compared
-    assert check_metadata(check)["dates"][0] == "2026-01-05"
+    md = metadata_values(check.metadata)
+    assert md["closes_compared"] >= 25 and md["closes_differing"] == md["closes_compared"]
+    assert md["dates"][0] == "2026-01-05"
 
 
 def candidate(ticker: str, exchange: str | None, band: tuple[float, float, float] | None, **kw: Any) -> JumpCandidate:

@@ -8,7 +8,7 @@ import dagster as dg
 import psycopg2.extras
 import pytest
 
-from tests.conftest import MigratedDatabase
+from tests.conftest import MigratedDatabase, metadata_values
 from vietmarket_pipelines.defs.common.convex_mirror import ConvexMirrorResource
 from vietmarket_pipelines.defs.common.resources import TimescaleResource
 from vietmarket_pipelines.defs.news.assets import news_articles
@@ -76,7 +76,7 @@ def materialize_news(
 
 def materialization_metadata(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
     (event,) = result.get_asset_materialization_events()
-    return {k: v.value for k, v in event.materialization.metadata.items()}
+    return metadata_values(event.materialization.metadata)
 
 
 def rows(db: MigratedDatabase, query: str, params: Any = None) -> list[tuple[Any, ...]]:

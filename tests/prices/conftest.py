@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.candles.conftest import market_data
-from tests.conftest import MigratedDatabase
+from tests.conftest import MigratedDatabase, metadata_values
 from vietmarket_pipelines.defs.common.partitions import TICKERS
 from vietmarket_pipelines.defs.common.resources import TimescaleResource
 from vietmarket_pipelines.defs.common.run_tags import RANGE_END_TAG, RANGE_START_TAG
@@ -67,7 +67,7 @@ def partition_md(instance: dg.DagsterInstance, asset: str, ticker: str) -> dict[
         dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[ticker]), limit=1
     ).records
     assert records and records[0].asset_materialization is not None
-    return {k: v.value for k, v in records[0].asset_materialization.metadata.items()}
+    return metadata_values(records[0].asset_materialization.metadata)
 
 
 def check_evaluations(result: dg.ExecuteInProcessResult, name: str) -> dict[str, dg.AssetCheckEvaluation]:
