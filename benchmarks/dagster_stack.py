@@ -76,8 +76,10 @@ def free_port() -> int:
 
 @dataclass
 class RssSampler:
-    """Samples the resident memory of Dagster's run worker processes while it runs."""
+    """Samples the resident memory of one Dagster deployment's run worker processes while it runs."""
 
+    # The deployment's process groups: another deployment's runs (a parallel test) are not this one's.
+    groups: frozenset[int]
     interval_s: float = 0.25
     peak_single_mb: float = 0.0
     peak_total_mb: float = 0.0
@@ -97,6 +99,11 @@ class RssSampler:
         while not self._stop.is_set():
             total = 0.0
             for proc in psutil.process_iter(["cmdline", "memory_info"]):
+                try:
+                    if os.getpgid(proc.pid) not in self.groups:
+                        continue
+                except ProcessLookupError:
+                    continue
                 cmd = " ".join(proc.info.get("cmdline") or [])
                 # Runs and steps are spawned through multiprocessing by the code server.
                 if "spawn_main" in cmd or "execute_run" in cmd or "execute_step" in cmd:
@@ -262,6 +269,10 @@ class DagsterStack:
                 pass
             time.sleep(0.5)
         raise TimeoutError(f"Dagster did not come up within {timeout_s} s; logs in {self.home}")
+
+    def process_groups(self) -> frozenset[int]:
+        """The groups of the webserver and the daemon, which their code servers and run workers join."""
+        return frozenset(proc.pid for proc in self.procs)
 
     def stop(self) -> None:
         for proc in self.procs:

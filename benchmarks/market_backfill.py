@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 import psycopg2
 
-from benchmarks.dagster_stack import REPO_ROOT, DagsterClient, DagsterStack, RssSampler, free_port, seed_symbols
+from benchmarks.dagster_stack import REPO_ROOT, DagsterStack, RssSampler, free_port, seed_symbols
 from vietmarket_core.market import INDEX_TICKERS, TIMEFRAMES, VN_TZ, Timeframe
 from vietmarket_pipelines.defs.candles.partitions import range_tags
 from vietmarket_pipelines.defs.candles.schedules import TICK_ORDER
@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             seed_symbols(dsn, {t: exchanges[t] for t in tickers})
 
             if not args.tick_only:
-                sampler = RssSampler()
+                sampler = RssSampler(stack.process_groups())
                 sampler.start()
                 started = time.perf_counter()
                 backfill_id = dagster.launch_backfill("candles", [f"1d|{t}" for t in tickers])
@@ -120,13 +120,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             ]
             dagster.wait_runs(seeds, timeout_s=args.timeout)
 
-            figures["latest_tick"] = latest_tick(dagster, tickers, sim_url, dsn, args.timeout)
+            figures["latest_tick"] = latest_tick(stack, tickers, sim_url, dsn, args.timeout)
             print(f"latest tick: {figures['latest_tick']}", flush=True)
             if args.actions:
                 going_ex = go_ex_today(sim_url, stocks_in(tickers), args.actions)
                 figures["tick_with_actions"] = {
                     "actions": len(going_ex),
-                    **latest_tick(dagster, tickers, sim_url, dsn, args.timeout),
+                    **latest_tick(stack, tickers, sim_url, dsn, args.timeout),
                 }
                 print(f"tick with {len(going_ex)} actions going ex: {figures['tick_with_actions']}", flush=True)
     finally:
@@ -138,11 +138,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return figures
 
 
-def latest_tick(dagster: DagsterClient, tickers: list[str], sim_url: str, dsn: str, timeout: float) -> dict[str, Any]:
+def latest_tick(stack: DagsterStack, tickers: list[str], sim_url: str, dsn: str, timeout: float) -> dict[str, Any]:
     """One latest tick, as the schedule launches it: wall time, each run's span, provider requests."""
+    dagster = stack.client
     httpx.delete(f"{sim_url}/_sim/requests", timeout=30).raise_for_status()
     restated_before = count(dsn, "SELECT count(*) FROM series_restatements")
-    sampler = RssSampler()
+    sampler = RssSampler(stack.process_groups())
     sampler.start()
     started, launched = time.perf_counter(), time.time()
     ticks = [dagster.launch_run("candles_job", whole_market_tags(tickers, tf, RunMode.LATEST)) for tf in TICK_ORDER]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -119,12 +119,73 @@ def metadata_values(metadata: Mapping[str, dg.MetadataValue]) -> dict[str, Any]:
     return {k: v.value for k, v in metadata.items()}
 
 
-CONTAINER_TESTS = Path(__file__).parent / "containers"
+TESTS = Path(__file__).parent
+CONTAINER_TESTS = TESTS / "containers"
+# Units that need one machine-wide resource run on one xdist worker, one after another: the private
+# dockerd under .data, and the HA harness's fixed loopback ports and .data/ha.  Any other module is
+# its own unit, so that its module fixtures are built once.
+SHARED_RESOURCE_UNITS = {"tests/containers/": "docker engine", "tests/failover/": "HA harness"}
+# The longest units go first, so that the second worker is not left idle at the end.  The container
+# tests still start last: `make test` builds their images meanwhile.
+LONGEST_FIRST = ("tests/bench/test_market_bench.py", "tests/e2e/", "tests/failover/", "tests/packaging/")
+FIGURES = "figures"
+
+
+def unit_of(nodeid: str) -> str:
+    """The scheduling unit of a test: its shared resource, or its module."""
+    for prefix, unit in SHARED_RESOURCE_UNITS.items():
+        if nodeid.startswith(prefix):
+            return unit
+    return nodeid.split("::", 1)[0]
+
+
+def run_order(item: pytest.Item) -> tuple[int, int]:
+    if item.path.is_relative_to(CONTAINER_TESTS):
+        return (2, 0)
+    heavy = [i for i, prefix in enumerate(LONGEST_FIRST) if item.nodeid.startswith(prefix)]
+    return (0, heavy[0]) if heavy else (1, 0)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The container tests carry their marker and run last: `make test` builds their images meanwhile."""
+    """The container tests carry their marker; the units run longest first and the containers last."""
     for item in items:
         if item.path.is_relative_to(CONTAINER_TESTS):
             item.add_marker(pytest.mark.containers)
-    items.sort(key=lambda item: item.path.is_relative_to(CONTAINER_TESTS))
+    items.sort(key=run_order)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Whole units to each worker, in collection order (scripts/test.sh passes --no-loadscope-reorder)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    # xdist's own loadgroup mode is this same subclass; it ships no type information.
+    class ResourceScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return unit_of(nodeid)
+
+    return ResourceScheduling(config, log)
+
+
+@pytest.fixture
+def show_figures(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """Prints a benchmark's or a drill's figures in the run's summary, also when an xdist worker ran it."""
+
+    def show(text: str) -> None:
+        request.node.user_properties.append((FIGURES, text))
+
+    return show
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    shown = [
+        (report.nodeid, value)
+        for outcome in ("passed", "failed")
+        for report in terminalreporter.stats.get(outcome, [])
+        if report.when == "call"
+        for key, value in report.user_properties
+        if key == FIGURES
+    ]
+    if shown:
+        terminalreporter.section("benchmark and drill figures")
+        for nodeid, text in shown:
+            terminalreporter.write_line(f"{nodeid}\n{text.strip()}\n")

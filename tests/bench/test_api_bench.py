@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,9 @@ from tests.clusters import free_port
 
 
 @pytest.mark.bench
-def test_api_benchmark_runs_at_ci_size(admin_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_api_benchmark_runs_at_ci_size(
+    admin_url: str, capsys: pytest.CaptureFixture[str], show_figures: Callable[[str], None]
+) -> None:
     out_file = Path("artifacts/bench-api-ci.json")
     args = parse_args(
         [
@@ -25,8 +28,7 @@ def test_api_benchmark_runs_at_ci_size(admin_url: str, capsys: pytest.CaptureFix
     results = run(args)
     report(results, args)
     printed = capsys.readouterr().out
-    with capsys.disabled():
-        print("\n" + printed)
+    show_figures(printed)
 
     assert "API throughput / driver-only floor" in printed
     figures = json.loads(out_file.read_text())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,9 @@ from tests.clusters import free_port
 
 
 @pytest.mark.bench
-def test_export_benchmark_runs_at_ci_size(admin_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_export_benchmark_runs_at_ci_size(
+    admin_url: str, capsys: pytest.CaptureFixture[str], show_figures: Callable[[str], None]
+) -> None:
     out_file = Path("artifacts/bench-export-ci.json")
     args = parse_args(
         [
@@ -24,8 +27,7 @@ def test_export_benchmark_runs_at_ci_size(admin_url: str, capsys: pytest.Capture
     stored, results = run(args)
     report(stored, results, args)
     printed = capsys.readouterr().out
-    with capsys.disabled():
-        print("\n" + printed)
+    show_figures(printed)
 
     assert "peak RSS while exporting" in printed
     figures = json.loads(out_file.read_text())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,9 @@ from benchmarks.paging import parse_args, report, run
 
 
 @pytest.mark.bench
-def test_paging_benchmark_runs_at_ci_size(admin_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_paging_benchmark_runs_at_ci_size(
+    admin_url: str, capsys: pytest.CaptureFixture[str], show_figures: Callable[[str], None]
+) -> None:
     out_file = Path("artifacts/bench-paging-ci.json")
     args = parse_args(
         [
@@ -23,8 +26,7 @@ def test_paging_benchmark_runs_at_ci_size(admin_url: str, capsys: pytest.Capture
     results = run(args)
     report(results, args)
     printed = capsys.readouterr().out
-    with capsys.disabled():
-        print("\n" + printed)
+    show_figures(printed)
 
     assert "worst per-tf median plan+execute" in printed
     figures = json.loads(out_file.read_text())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,14 +13,15 @@ from benchmarks.restatement import parse_args, report, run
 
 
 @pytest.mark.bench
-def test_restatement_benchmark_runs_at_ci_size(admin_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_restatement_benchmark_runs_at_ci_size(
+    admin_url: str, capsys: pytest.CaptureFixture[str], show_figures: Callable[[str], None]
+) -> None:
     out_file = Path("artifacts/bench-restatement-ci.json")
     argv = ["--tickers", "60", "--bars", "300", "--restated", "5", "--database", f"vm_bench_restate_ci_{os.getpid()}"]
     args = parse_args([*argv, "--json", str(out_file)])
     report(run(args), args)
     printed = capsys.readouterr().out
-    with capsys.disabled():
-        print("\n" + printed)
+    show_figures(printed)
     figures = json.loads(out_file.read_text())
     assert [d["tf"] for d in figures["detection"]] == ["1d", "1h", "15m"]
     assert all(d["reads"] == 2 and d["with_restated"]["restated"] == 5 for d in figures["detection"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,9 @@ from benchmarks.write_path import parse_args, report, run
 
 
 @pytest.mark.bench
-def test_write_benchmark_runs_at_ci_size(admin_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_write_benchmark_runs_at_ci_size(
+    admin_url: str, capsys: pytest.CaptureFixture[str], show_figures: Callable[[str], None]
+) -> None:
     out_file = Path("artifacts/bench-write-ci.json")
     args = parse_args(
         ["--tickers", "40", "--days", "1000", "--database", f"vm_bench_write_ci_{os.getpid()}", "--json", str(out_file)]
@@ -20,8 +23,7 @@ def test_write_benchmark_runs_at_ci_size(admin_url: str, capsys: pytest.CaptureF
     results = run(args)
     report(results, args)
     printed = capsys.readouterr().out
-    with capsys.disabled():
-        print("\n" + printed)
+    show_figures(printed)
     figures = {f["name"]: f for f in json.loads(out_file.read_text())}
     assert set(figures) == {
         "raw COPY into the hypertable (floor)",

@@ -18,7 +18,7 @@ import secrets
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -370,25 +370,26 @@ def check_the_api_never_failed(run: Run, kill: Kill) -> None:
     }
 
 
-def write_report(report: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+def write_report(report: dict[str, Any], show_figures: Callable[[str], None]) -> None:
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    with capsys.disabled():
-        f, w, lag = report["failover"], report["writes"], report["replica_lag_ms"]
-        print(
-            f"\n[failover] {f['killed']['node']} killed -> {f['new_leader']} leader in {f['new_leader_s']} s; "
-            f"writes unavailable {f['write_unavailable_s']} s (gap {f['write_gap_s']} s); "
-            f"switchover {report['switchover']['new_leader_s']} s (write gap {report['switchover']['write_gap_s']} s)"
-            f"\n[failover] acknowledged {w['acknowledged_partitions']} partitions / {w['acknowledged_bars']} bars, "
-            f"all present, no duplicates; not acknowledged {w['not_acknowledged_partitions']}; "
-            f"{w['candle_store_reconnect_retries']} CandleStore retries"
-            f"\n[failover] API 503 windows {report['api']['healthz_503_windows_s']}; "
-            f"replica lag median {lag['api']['median']} ms via the API, {lag['sql']['median']} ms via SQL "
-            f"(max {lag['api']['max']} / {lag['sql']['max']} ms) -> {REPORT.relative_to(REPO)}"
-        )
+    f, w, lag = report["failover"], report["writes"], report["replica_lag_ms"]
+    show_figures(
+        f"[failover] {f['killed']['node']} killed -> {f['new_leader']} leader in {f['new_leader_s']} s; "
+        f"writes unavailable {f['write_unavailable_s']} s (gap {f['write_gap_s']} s); "
+        f"switchover {report['switchover']['new_leader_s']} s (write gap {report['switchover']['write_gap_s']} s)"
+        f"\n[failover] acknowledged {w['acknowledged_partitions']} partitions / {w['acknowledged_bars']} bars, "
+        f"all present, no duplicates; not acknowledged {w['not_acknowledged_partitions']}; "
+        f"{w['candle_store_reconnect_retries']} CandleStore retries"
+        f"\n[failover] API 503 windows {report['api']['healthz_503_windows_s']}; "
+        f"replica lag median {lag['api']['median']} ms via the API, {lag['sql']['median']} ms via SQL "
+        f"(max {lag['api']['max']} / {lag['sql']['max']} ms) -> {REPORT.relative_to(REPO)}"
+    )
 
 
-def test_failover_switchover_and_replica_reads(ha: Harness, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_failover_switchover_and_replica_reads(
+    ha: Harness, tmp_path: Path, show_figures: Callable[[str], None]
+) -> None:
     writer_url, reader_url = ha.env["VIETMARKET_PG_URL"], ha.env["HISTORY_API_PG_URL"]
     run_id = secrets.token_hex(2).upper()
     retries = RetryCounter()
@@ -428,4 +429,4 @@ def test_failover_switchover_and_replica_reads(ha: Harness, tmp_path: Path, caps
 
     check_every_write_stored(run, kill)
     check_the_api_never_failed(run, kill)
-    write_report(run.report, capsys)
+    write_report(run.report, show_figures)

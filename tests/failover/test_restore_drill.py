@@ -24,7 +24,7 @@ import secrets
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -365,7 +365,7 @@ def check_retention(ha: Harness) -> dict[str, Any]:
     return {"kept_full": fulls, "expired": expired, "third_full_s": round(time.monotonic() - t0, 2)}
 
 
-def test_restore_drill(ha: Harness, report: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+def test_restore_drill(ha: Harness, report: dict[str, Any], show_figures: Callable[[str], None]) -> None:
     run_id, t_start = secrets.token_hex(2).upper(), time.monotonic()
     timeout_s = ha.layout.archive_timeout_s
     drill = Drill(ha, [])
@@ -392,11 +392,10 @@ def test_restore_drill(ha: Harness, report: dict[str, Any], capsys: pytest.Captu
     }
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    with capsys.disabled():
-        print(
-            f"\n[restore] RPO: {rpo['acknowledged_partitions_lost']} of {rpo['acknowledged_partitions']} acknowledged "
-            f"partitions lost, all within {rpo['lost_window_s']} s of the disaster (bound {rpo['bound_s']} s = "
-            f"archive_timeout {timeout_s} s + {RPO_SLACK_S} s); RTO: first write "
-            f"{rto['restore_to_first_accepted_write_s']} s after the restore began "
-            f"({rto['disaster_to_first_accepted_write_s']} s after the disaster) -> {REPORT.relative_to(REPO)}"
-        )
+    show_figures(
+        f"[restore] RPO: {rpo['acknowledged_partitions_lost']} of {rpo['acknowledged_partitions']} acknowledged "
+        f"partitions lost, all within {rpo['lost_window_s']} s of the disaster (bound {rpo['bound_s']} s = "
+        f"archive_timeout {timeout_s} s + {RPO_SLACK_S} s); RTO: first write "
+        f"{rto['restore_to_first_accepted_write_s']} s after the restore began "
+        f"({rto['disaster_to_first_accepted_write_s']} s after the disaster) -> {REPORT.relative_to(REPO)}"
+    )
