@@ -6,8 +6,9 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 as_owner() {
-  # postgres refuses to run as root; as root the cluster belongs to the 'postgres' OS user.
-  if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
+  # postgres refuses to run as root; as root the cluster belongs to the 'postgres' OS user, from /
+  # (it may not enter the repo's directory, and every path given here is absolute).
+  if [[ $(id -u) -eq 0 ]]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 resolve_dirs() {
   mkdir -p "$VM_DATA_DIR"

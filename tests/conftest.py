@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -121,10 +121,11 @@ def metadata_values(metadata: Mapping[str, dg.MetadataValue]) -> dict[str, Any]:
 
 TESTS = Path(__file__).parent
 CONTAINER_TESTS = TESTS / "containers"
-# Units that need one machine-wide resource run on one xdist worker, one after another: the private
-# dockerd under .data, and the HA harness's fixed loopback ports and .data/ha.  Any other module is
-# its own unit, so that its module fixtures are built once.
-SHARED_RESOURCE_UNITS = {"tests/containers/": "docker engine", "tests/failover/": "HA harness"}
+# Fixtures that start one machine-wide resource, and the folder whose tests alone may use them: the
+# private dockerd under .data; the HA harness's fixed loopback ports and .data/ha.  Each folder is one
+# unit, run on one xdist worker test after test; any other module is its own unit, so that its module
+# fixtures are built once.
+MACHINE_WIDE = {"engine": "tests/containers/", "ha": "tests/failover/"}
 # The longest units go first, so that the second worker is not left idle at the end.  The container
 # tests still start last: `make test` builds their images meanwhile.
 LONGEST_FIRST = ("tests/bench/test_market_bench.py", "tests/e2e/", "tests/failover/", "tests/packaging/")
@@ -132,11 +133,20 @@ FIGURES = "figures"
 
 
 def unit_of(nodeid: str) -> str:
-    """The scheduling unit of a test: its shared resource, or its module."""
-    for prefix, unit in SHARED_RESOURCE_UNITS.items():
-        if nodeid.startswith(prefix):
-            return unit
+    """The scheduling unit of a test: its machine-wide folder, or its module."""
+    for folder in MACHINE_WIDE.values():
+        if nodeid.startswith(folder):
+            return folder
     return nodeid.split("::", 1)[0]
+
+
+def check_machine_wide(nodeid: str, fixturenames: Iterable[str]) -> None:
+    for fixture, folder in MACHINE_WIDE.items():
+        if fixture in fixturenames and not nodeid.startswith(folder):
+            raise pytest.UsageError(
+                f"{nodeid} uses the machine-wide `{fixture}` fixture outside {folder}: "
+                "a second worker would start it beside the first"
+            )
 
 
 def run_order(item: pytest.Item) -> tuple[int, int]:
@@ -147,8 +157,9 @@ def run_order(item: pytest.Item) -> tuple[int, int]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The container tests carry their marker; the units run longest first and the containers last."""
+    """Machine-wide fixtures stay in their folders; the units run longest first, the container tests last."""
     for item in items:
+        check_machine_wide(item.nodeid, getattr(item, "fixturenames", ()))
         if item.path.is_relative_to(CONTAINER_TESTS):
             item.add_marker(pytest.mark.containers)
     items.sort(key=run_order)
@@ -186,6 +197,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         if key == FIGURES
     ]
     if shown:
-        terminalreporter.section("benchmark and drill figures")
+        # At CI size these keep the benchmarks from rotting; with a second worker sharing the machine
+        # their ratios are not the figures to quote, which come from `make bench` on an idle machine.
+        workers = terminalreporter.config.getoption("numprocesses", None) or 1
+        terminalreporter.section(f"benchmark and drill figures (CI size, {workers} worker(s) sharing the machine)")
         for nodeid, text in shown:
             terminalreporter.write_line(f"{nodeid}\n{text.strip()}\n")
