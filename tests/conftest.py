@@ -7,7 +7,6 @@ import secrets
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -119,13 +118,12 @@ def metadata_values(metadata: Mapping[str, dg.MetadataValue]) -> dict[str, Any]:
     return {k: v.value for k, v in metadata.items()}
 
 
-TESTS = Path(__file__).parent
-CONTAINER_TESTS = TESTS / "containers"
+CONTAINER_TESTS = "tests/containers/"
 # Fixtures that start one machine-wide resource, and the folder whose tests alone may use them: the
 # private dockerd under .data; the HA harness's fixed loopback ports and .data/ha.  Each folder is one
 # unit, run on one xdist worker test after test; any other module is its own unit, so that its module
 # fixtures are built once.
-MACHINE_WIDE = {"engine": "tests/containers/", "ha": "tests/failover/"}
+MACHINE_WIDE = {"engine": CONTAINER_TESTS, "ha": "tests/failover/"}
 # The longest units go first, so that the second worker is not left idle at the end.  The container
 # tests still start last: `make test` builds their images meanwhile.
 LONGEST_FIRST = ("tests/bench/test_market_bench.py", "tests/e2e/", "tests/failover/", "tests/packaging/")
@@ -150,17 +148,17 @@ def check_machine_wide(nodeid: str, fixturenames: Iterable[str]) -> None:
 
 
 def run_order(item: pytest.Item) -> tuple[int, int]:
-    if item.path.is_relative_to(CONTAINER_TESTS):
+    if item.nodeid.startswith(CONTAINER_TESTS):
         return (2, 0)
-    heavy = [i for i, prefix in enumerate(LONGEST_FIRST) if item.nodeid.startswith(prefix)]
-    return (0, heavy[0]) if heavy else (1, 0)
+    heavy = next((i for i, prefix in enumerate(LONGEST_FIRST) if item.nodeid.startswith(prefix)), None)
+    return (1, 0) if heavy is None else (0, heavy)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Machine-wide fixtures stay in their folders; the units run longest first, the container tests last."""
     for item in items:
         check_machine_wide(item.nodeid, getattr(item, "fixturenames", ()))
-        if item.path.is_relative_to(CONTAINER_TESTS):
+        if item.nodeid.startswith(CONTAINER_TESTS):
             item.add_marker(pytest.mark.containers)
     items.sort(key=run_order)
 
@@ -178,11 +176,14 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
 
 @pytest.fixture
-def show_figures(request: pytest.FixtureRequest) -> Callable[[str], None]:
-    """Prints a benchmark's or a drill's figures in the run's summary, also when an xdist worker ran it."""
+def show_printed(request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]) -> Callable[[], str]:
+    """What the test has printed so far (a benchmark's or a drill's figures), returned and shown in the
+    run's summary: a print of an xdist worker never reaches the terminal."""
 
-    def show(text: str) -> None:
-        request.node.user_properties.append((FIGURES, text))
+    def show() -> str:
+        printed = capsys.readouterr().out
+        request.node.user_properties.append((FIGURES, printed))
+        return printed
 
     return show
 

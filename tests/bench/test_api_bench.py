@@ -14,9 +14,7 @@ from tests.clusters import free_port
 
 
 @pytest.mark.bench
-def test_api_benchmark_runs_at_ci_size(
-    admin_url: str, capsys: pytest.CaptureFixture[str], show_figures: Callable[[str], None]
-) -> None:
+def test_api_benchmark_runs_at_ci_size(admin_url: str, show_printed: Callable[[], str]) -> None:
     out_file = Path("artifacts/bench-api-ci.json")
     args = parse_args(
         [
@@ -27,8 +25,7 @@ def test_api_benchmark_runs_at_ci_size(
     )  # fmt: skip
     results = run(args)
     report(results, args)
-    printed = capsys.readouterr().out
-    show_figures(printed)
+    printed = show_printed()
 
     assert "API throughput / driver-only floor" in printed
     figures = json.loads(out_file.read_text())

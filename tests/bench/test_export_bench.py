@@ -14,9 +14,7 @@ from tests.clusters import free_port
 
 
 @pytest.mark.bench
-def test_export_benchmark_runs_at_ci_size(
-    admin_url: str, capsys: pytest.CaptureFixture[str], show_figures: Callable[[str], None]
-) -> None:
+def test_export_benchmark_runs_at_ci_size(admin_url: str, show_printed: Callable[[], str]) -> None:
     out_file = Path("artifacts/bench-export-ci.json")
     args = parse_args(
         [
@@ -26,8 +24,7 @@ def test_export_benchmark_runs_at_ci_size(
     )  # fmt: skip
     stored, results = run(args)
     report(stored, results, args)
-    printed = capsys.readouterr().out
-    show_figures(printed)
+    printed = show_printed()
 
     assert "peak RSS while exporting" in printed
     figures = json.loads(out_file.read_text())

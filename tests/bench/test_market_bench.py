@@ -14,9 +14,7 @@ from benchmarks.market_backfill import parse_args, report, run
 
 @pytest.mark.bench
 @pytest.mark.e2e
-def test_market_benchmark_runs_at_ci_size(
-    admin_url: str, capsys: pytest.CaptureFixture[str], show_figures: Callable[[str], None]
-) -> None:
+def test_market_benchmark_runs_at_ci_size(admin_url: str, show_printed: Callable[[], str]) -> None:
     # One Dagster deployment for all three stages: its start-up and a tick each cost a minute here.
     out_file = Path("artifacts/bench-market-ci.json")
     args = parse_args(
@@ -27,8 +25,7 @@ def test_market_benchmark_runs_at_ci_size(
     )
     figures = run(args)
     report(figures, args)
-    printed = capsys.readouterr().out
-    show_figures(printed)
+    show_printed()
     saved = json.loads(out_file.read_text())
     daily, tick, ex = saved["daily_backfill"], saved["latest_tick"], saved["tick_with_actions"]
     assert daily["status"] == "COMPLETED_SUCCESS" and daily["tickers"] == 8 and daily["bars"] > 8 * 1000

@@ -13,9 +13,7 @@ from benchmarks.paging import parse_args, report, run
 
 
 @pytest.mark.bench
-def test_paging_benchmark_runs_at_ci_size(
-    admin_url: str, capsys: pytest.CaptureFixture[str], show_figures: Callable[[str], None]
-) -> None:
+def test_paging_benchmark_runs_at_ci_size(admin_url: str, show_printed: Callable[[], str]) -> None:
     out_file = Path("artifacts/bench-paging-ci.json")
     args = parse_args(
         [
@@ -25,8 +23,7 @@ def test_paging_benchmark_runs_at_ci_size(
     )  # fmt: skip
     results = run(args)
     report(results, args)
-    printed = capsys.readouterr().out
-    show_figures(printed)
+    printed = show_printed()
 
     assert "worst per-tf median plan+execute" in printed
     figures = json.loads(out_file.read_text())

@@ -13,9 +13,7 @@ from benchmarks.repair_job import parse_args, report, run
 
 
 @pytest.mark.bench
-def test_repair_benchmark_runs_at_ci_size(
-    admin_url: str, capsys: pytest.CaptureFixture[str], show_figures: Callable[[str], None]
-) -> None:
+def test_repair_benchmark_runs_at_ci_size(admin_url: str, show_printed: Callable[[], str]) -> None:
     out_file = Path("artifacts/bench-repair-ci.json")
     args = parse_args(
         [
@@ -25,8 +23,7 @@ def test_repair_benchmark_runs_at_ci_size(
     )
     figures = run(args)
     report(figures, args)
-    printed = capsys.readouterr().out
-    show_figures(printed)
+    printed = show_printed()
     assert "x floor" in printed
     first, second = json.loads(out_file.read_text())["runs"]
     # 60 stocks are two VCI batches of anchors; the 15 mixed ones fall in both batches.

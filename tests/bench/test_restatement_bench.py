@@ -13,15 +13,12 @@ from benchmarks.restatement import parse_args, report, run
 
 
 @pytest.mark.bench
-def test_restatement_benchmark_runs_at_ci_size(
-    admin_url: str, capsys: pytest.CaptureFixture[str], show_figures: Callable[[str], None]
-) -> None:
+def test_restatement_benchmark_runs_at_ci_size(admin_url: str, show_printed: Callable[[], str]) -> None:
     out_file = Path("artifacts/bench-restatement-ci.json")
     argv = ["--tickers", "60", "--bars", "300", "--restated", "5", "--database", f"vm_bench_restate_ci_{os.getpid()}"]
     args = parse_args([*argv, "--json", str(out_file)])
     report(run(args), args)
-    printed = capsys.readouterr().out
-    show_figures(printed)
+    printed = show_printed()
     figures = json.loads(out_file.read_text())
     assert [d["tf"] for d in figures["detection"]] == ["1d", "1h", "15m"]
     assert all(d["reads"] == 2 and d["with_restated"]["restated"] == 5 for d in figures["detection"])

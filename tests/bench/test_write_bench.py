@@ -13,17 +13,14 @@ from benchmarks.write_path import parse_args, report, run
 
 
 @pytest.mark.bench
-def test_write_benchmark_runs_at_ci_size(
-    admin_url: str, capsys: pytest.CaptureFixture[str], show_figures: Callable[[str], None]
-) -> None:
+def test_write_benchmark_runs_at_ci_size(admin_url: str, show_printed: Callable[[], str]) -> None:
     out_file = Path("artifacts/bench-write-ci.json")
     args = parse_args(
         ["--tickers", "40", "--days", "1000", "--database", f"vm_bench_write_ci_{os.getpid()}", "--json", str(out_file)]
     )
     results = run(args)
     report(results, args)
-    printed = capsys.readouterr().out
-    show_figures(printed)
+    show_printed()
     figures = {f["name"]: f for f in json.loads(out_file.read_text())}
     assert set(figures) == {
         "raw COPY into the hypertable (floor)",

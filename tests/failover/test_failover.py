@@ -370,11 +370,11 @@ def check_the_api_never_failed(run: Run, kill: Kill) -> None:
     }
 
 
-def write_report(report: dict[str, Any], show_figures: Callable[[str], None]) -> None:
+def write_report(report: dict[str, Any], show_printed: Callable[[], str]) -> None:
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     f, w, lag = report["failover"], report["writes"], report["replica_lag_ms"]
-    show_figures(
+    print(
         f"[failover] {f['killed']['node']} killed -> {f['new_leader']} leader in {f['new_leader_s']} s; "
         f"writes unavailable {f['write_unavailable_s']} s (gap {f['write_gap_s']} s); "
         f"switchover {report['switchover']['new_leader_s']} s (write gap {report['switchover']['write_gap_s']} s)"
@@ -385,11 +385,10 @@ def write_report(report: dict[str, Any], show_figures: Callable[[str], None]) ->
         f"replica lag median {lag['api']['median']} ms via the API, {lag['sql']['median']} ms via SQL "
         f"(max {lag['api']['max']} / {lag['sql']['max']} ms) -> {REPORT.relative_to(REPO)}"
     )
+    show_printed()
 
 
-def test_failover_switchover_and_replica_reads(
-    ha: Harness, tmp_path: Path, show_figures: Callable[[str], None]
-) -> None:
+def test_failover_switchover_and_replica_reads(ha: Harness, tmp_path: Path, show_printed: Callable[[], str]) -> None:
     writer_url, reader_url = ha.env["VIETMARKET_PG_URL"], ha.env["HISTORY_API_PG_URL"]
     run_id = secrets.token_hex(2).upper()
     retries = RetryCounter()
@@ -429,4 +428,4 @@ def test_failover_switchover_and_replica_reads(
 
     check_every_write_stored(run, kill)
     check_the_api_never_failed(run, kill)
-    write_report(run.report, show_figures)
+    write_report(run.report, show_printed)

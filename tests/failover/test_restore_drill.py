@@ -365,7 +365,7 @@ def check_retention(ha: Harness) -> dict[str, Any]:
     return {"kept_full": fulls, "expired": expired, "third_full_s": round(time.monotonic() - t0, 2)}
 
 
-def test_restore_drill(ha: Harness, report: dict[str, Any], show_figures: Callable[[str], None]) -> None:
+def test_restore_drill(ha: Harness, report: dict[str, Any], show_printed: Callable[[], str]) -> None:
     run_id, t_start = secrets.token_hex(2).upper(), time.monotonic()
     timeout_s = ha.layout.archive_timeout_s
     drill = Drill(ha, [])
@@ -392,10 +392,11 @@ def test_restore_drill(ha: Harness, report: dict[str, Any], show_figures: Callab
     }
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    show_figures(
+    print(
         f"[restore] RPO: {rpo['acknowledged_partitions_lost']} of {rpo['acknowledged_partitions']} acknowledged "
         f"partitions lost, all within {rpo['lost_window_s']} s of the disaster (bound {rpo['bound_s']} s = "
         f"archive_timeout {timeout_s} s + {RPO_SLACK_S} s); RTO: first write "
         f"{rto['restore_to_first_accepted_write_s']} s after the restore began "
         f"({rto['disaster_to_first_accepted_write_s']} s after the disaster) -> {REPORT.relative_to(REPO)}"
     )
+    show_printed()
